@@ -1,0 +1,245 @@
+"""Command line: python -m i2i {train, generate, encode, evaluate, edges, export} --help"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import typing
+from pathlib import Path
+
+from .config import BicycleGANConfig, ConfigError, CycleGANConfig, model_config
+
+MODEL_NAMES = ("bicyclegan", "cvaegan", "clrgan", "pix2pix", "cyclegan")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _bool(s: str) -> bool:
+    if s.lower() in ("1", "true", "yes", "on"):
+        return True
+    if s.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
+
+
+def _add_dataclass_flags(p: argparse.ArgumentParser, cls: type, skip: set[str], group: str) -> None:
+    """One flag per config field, typed from the dataclass; unset flags keep the defaults."""
+    g = p.add_argument_group(group)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip or _flag(f.name) in p._option_string_actions:
+            continue
+        t = hints[f.name]
+        base = next((a for a in typing.get_args(t) if a is not type(None)), t)
+        g.add_argument(_flag(f.name), dest=f.name, type=_bool if base is bool else base, default=argparse.SUPPRESS,
+                       metavar=base.__name__.upper(), help=f"default: {f.default}")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .config import model_config_from_dict
+    from .train import RESUME_OVERRIDES, TrainConfig, train
+
+    given = vars(args)
+    model_fields = {f.name for f in dataclasses.fields(CycleGANConfig if args.model == "cyclegan" else BicycleGANConfig)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    other_fields = ({f.name for f in dataclasses.fields(BicycleGANConfig)} |
+                    {f.name for f in dataclasses.fields(CycleGANConfig)}) - model_fields - train_fields
+    wrong = sorted(k for k in given if k in other_fields)
+    if wrong:
+        raise ConfigError(f"{', '.join(_flag(k) for k in wrong)} do not apply to {args.model}")
+    if args.resume:  # the run's saved settings, with the overrides train() accepts on resume
+        saved = json.loads((Path(args.out) / "run.json").read_text()) if (Path(args.out) / "run.json").is_file() else None
+        if saved is None:
+            raise ConfigError(f"nothing to resume in {args.out} (no run.json)")
+        tcfg = TrainConfig(**{**saved["train"], **{k: v for k, v in given.items() if k in RESUME_OVERRIDES}})
+        mcfg = model_config_from_dict(saved["model"])
+    else:
+        if args.data is None:
+            raise ConfigError("--data is required (unless --resume)")
+        mcfg = model_config(args.model, **{k: v for k, v in given.items() if k in model_fields and k != "model"})
+        tcfg = TrainConfig(**{k: v for k, v in given.items() if k in train_fields})
+    bar = tqdm(total=tcfg.iters, unit="it", dynamic_ncols=True)
+    for ev in train(mcfg, tcfg, resume=args.resume):
+        if ev.kind == "start":
+            bar.n = ev.step
+            bar.total = ev.total
+            bar.write(ev.message)
+        elif ev.kind == "log":
+            bar.update(ev.step - bar.n)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in ev.logs.items() if k != "lr"} | {"img/s": f"{ev.images_per_sec:.1f}"})
+        elif ev.kind == "checkpoint":
+            bar.write(f"step {ev.step}: checkpoint {ev.path}")
+        elif ev.kind == "done":
+            bar.update(ev.step - bar.n)
+            bar.close()
+            print(f"{ev.message} at step {ev.step} in {ev.elapsed:.0f} s; checkpoint: {tcfg.out}")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .infer import Translator
+
+    t = Translator.load(args.checkpoint, precision=args.precision)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = Path(args.input).stem
+    if not t.uses_z:
+        path = out / f"{stem}.png"
+        t.translate(args.input).save(path)
+        print(path)
+        return 0
+    seeds = list(range(args.seed, args.seed + args.n))
+    z = [float(v) for v in args.z.split(",")] if args.z else None
+    images = t.generate(args.input, z=z) if z else t.generate(args.input, seeds=seeds)
+    for i, img in enumerate(images):
+        path = out / (f"{stem}_z.png" if z else f"{stem}_seed{seeds[i]}.png")
+        img.save(path)
+        print(path)
+    return 0
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from .infer import Translator
+
+    t = Translator.load(args.checkpoint)
+    print(json.dumps([round(float(v), 5) for v in t.encode(args.input)]))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .metrics import evaluate
+
+    result = evaluate(args.checkpoint, args.data, n_z=args.n_z, limit=args.limit, seed=args.seed,
+                      direction=args.direction, reference=args.reference)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_edges(args: argparse.Namespace) -> int:
+    """Photos -> edge maps; with --pairs, A|B training images (edges | photo)."""
+    from PIL import Image
+
+    from .data import list_images
+    from .edges import photo_to_edges
+    from .images import open_image
+
+    src = Path(args.input)
+    files = list_images(src) if src.is_dir() else [src]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        photo = open_image(f, "RGB").resize((args.size, args.size), Image.BICUBIC)
+        edges = photo_to_edges(photo)
+        if args.pairs:
+            pair = Image.new("RGB", (2 * args.size, args.size))
+            pair.paste(edges.convert("RGB"), (0, 0))
+            pair.paste(photo, (args.size, 0))
+            edges = pair
+        edges.save(out / f"{f.stem}.png")
+    print(f"wrote {len(files)} image(s) to {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """A run folder (or release) -> a slim release, optionally in fp16."""
+    import torch
+
+    from .checkpoint import load_into, load_release, save_release
+    from .models import build_inference_modules
+
+    cfg, weights = load_release(args.run)
+    modules = build_inference_modules(cfg)
+    load_into(modules, weights, str(args.run))
+    save_release(args.out, cfg, modules, dtype=torch.float16 if args.half else None)
+    size = sum(p.stat().st_size for p in Path(args.out).iterdir() if p.is_file())
+    print(f"wrote {args.out} ({size / 1e6:.1f} MB)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m i2i", description=(
+        "i2i: multimodal image-to-image translation (BicycleGAN and its ablations, pix2pix, CycleGAN)."))
+    p.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a model on paired (A|B) or unpaired (trainA/trainB) data",
+                       description="Train a model; writes checkpoints, sample grids and log.jsonl to --out. "
+                                   "Model flags (e.g. --ngf, --lambda-l1) and training flags map onto the "
+                                   "BicycleGANConfig/CycleGANConfig and TrainConfig dataclasses.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--model", choices=MODEL_NAMES, default="bicyclegan", help="objective to train")
+    t.add_argument("--data", help="aligned: folder of A|B images or with train/ and val/; "
+                                                 "unaligned: folder with trainA/ and trainB/")
+    t.add_argument("--out", required=True, help="run folder (checkpoints, samples, log)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    _add_dataclass_flags(t, __import__("i2i.train", fromlist=["TrainConfig"]).TrainConfig, {"data", "out"}, "training")
+    _add_dataclass_flags(t, BicycleGANConfig, {"model"}, "BicycleGAN family")
+    _add_dataclass_flags(t, CycleGANConfig, {"model"}, "CycleGAN")
+    t.set_defaults(func=cmd_train)
+
+    g = sub.add_parser("generate", help="translate one input image with n random latent codes",
+                       description="Write one output per seed (seed, seed+1, ...), or one for an explicit --z.")
+    g.add_argument("--checkpoint", default="checkpoints/edges2shoes", help="folder or Hugging Face Hub repo id")
+    g.add_argument("--input", required=True, help="input image (e.g. an edge map or sketch)")
+    g.add_argument("--n", type=int, default=8, help="number of outputs")
+    g.add_argument("--seed", type=int, default=0, help="first seed")
+    g.add_argument("--z", help="comma-separated latent code instead of seeds")
+    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    g.add_argument("--out", default="outputs", help="output folder")
+    g.set_defaults(func=cmd_generate)
+
+    e = sub.add_parser("encode", help="print the latent code E(photo) as JSON")
+    e.add_argument("--checkpoint", default="checkpoints/edges2shoes")
+    e.add_argument("--input", required=True, help="a photo of the output domain (e.g. a shoe)")
+    e.set_defaults(func=cmd_encode)
+
+    v = sub.add_parser("evaluate", help="metrics of a checkpoint on held-out pairs, as JSON",
+                       description="recon_l1, diversity, fidelity and realism (see README) on a folder of pairs.")
+    v.add_argument("--checkpoint", default="checkpoints/edges2shoes")
+    v.add_argument("--data", required=True, help="folder of held-out A|B pairs (e.g. ../shared/data/edges2shoes/val)")
+    v.add_argument("--reference", help="folder of A|B training pairs: adds the real-vs-real floor")
+    v.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB")
+    v.add_argument("--n-z", type=int, default=10, help="random z per input for diversity")
+    v.add_argument("--limit", type=int, help="use only the first N pairs")
+    v.add_argument("--seed", type=int, default=0)
+    v.set_defaults(func=cmd_evaluate)
+
+    d = sub.add_parser("edges", help="photos -> edge maps (or A|B training pairs with --pairs)")
+    d.add_argument("--input", required=True, help="a photo or a folder of photos")
+    d.add_argument("--out", required=True, help="output folder")
+    d.add_argument("--size", type=int, default=256, help="output size (square)")
+    d.add_argument("--pairs", action="store_true", help="write edges|photo pairs for training")
+    d.set_defaults(func=cmd_edges)
+
+    x = sub.add_parser("export", help="make a slim release (config.json + model.safetensors) from a run")
+    x.add_argument("run", help="run folder or release")
+    x.add_argument("out", help="output folder")
+    x.add_argument("--half", action="store_true", help="store weights in fp16 (half the size)")
+    x.set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from .checkpoint import CheckpointError
+    from .data import DataError
+    from .images import ImageError
+    try:
+        return args.func(args)
+    except (ConfigError, CheckpointError, DataError, ImageError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; resume with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Weight-free edge maps and sketch normalisation, on torch ops (batched, CPU or GPU).
+
+Why normalise sketches: edges2shoes edges are thin HED lines, while people draw thicker,
+simpler, shakier outlines. `normalize_sketch` maps both to the same form (binarise, thin to a
+one-pixel skeleton, re-draw at a fixed width), and models trained with `sketch_norm=True` see
+that form in training and at inference, so stroke width stops mattering.
+All tensors here are greyscale (B, 1, H, W) in [0, 1] with 1 = white paper, 0 = black ink.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .images import open_image
+
+
+def _shift_neighbours(x: torch.Tensor) -> list[torch.Tensor]:
+    """The 8 neighbours P2..P9 (N, NE, E, SE, S, SW, W, NW) of each pixel, zero outside."""
+    p = F.pad(x, (1, 1, 1, 1))
+    return [p[..., :-2, 1:-1], p[..., :-2, 2:], p[..., 1:-1, 2:], p[..., 2:, 2:],
+            p[..., 2:, 1:-1], p[..., 2:, :-2], p[..., 1:-1, :-2], p[..., :-2, :-2]]
+
+
+def thin(ink: torch.Tensor, max_iters: int = 64) -> torch.Tensor:
+    """Zhang-Suen thinning of a binary ink mask (B, 1, H, W) in {0, 1} to a 1-pixel skeleton.
+
+    Zhang and Suen's algorithm is parallel by design: each sub-iteration decides every pixel
+    from the previous state, so it vectorises exactly.
+    """
+    x = (ink > 0.5).to(torch.uint8)
+    for _ in range(max_iters):
+        before = x
+        for step in (0, 1):
+            n = _shift_neighbours(x)
+            count = sum(v.int() for v in n)
+            transitions = sum(((n[i] == 0) & (n[(i + 1) % 8] == 1)).int() for i in range(8))
+            p2, p4, p6, p8 = n[0], n[2], n[4], n[6]
+            if step == 0:
+                cond = ((p2 * p4 * p6) == 0) & ((p4 * p6 * p8) == 0)
+            else:
+                cond = ((p2 * p4 * p8) == 0) & ((p2 * p6 * p8) == 0)
+            remove = (x == 1) & (count >= 2) & (count <= 6) & (transitions == 1) & cond
+            x = x * (~remove).to(torch.uint8)
+        if torch.equal(x, before):
+            break
+    return x.float()
+
+
+def dilate(ink: torch.Tensor, width: int) -> torch.Tensor:
+    """Thicken a binary ink mask to strokes `width` pixels wide (a width x width max filter)."""
+    if width <= 1:
+        return ink
+    lo = (width - 1) // 2
+    return F.max_pool2d(F.pad(ink, (lo, width - 1 - lo, lo, width - 1 - lo)), kernel_size=width, stride=1)
+
+
+def stroke_width_for(size: int) -> int:
+    """Canonical stroke width: 1 px at 128 px and below, 2 px at 256 (about HED's width)."""
+    return max(1, size // 128)
+
+
+def normalize_sketch(gray: torch.Tensor, threshold: float = 0.7, width: int = 1) -> torch.Tensor:
+    """Any line drawing -> the canonical form: ink where darker than `threshold`, thinned, re-drawn.
+
+    gray: (B, 1, H, W) in [0, 1], white paper. Returns the same shape with lines `width` px wide.
+    """
+    ink = (darkness(gray) > 1.0 - threshold).float()
+    return 1.0 - dilate(thin(ink), width)
+
+
+def darkness(gray: torch.Tensor) -> torch.Tensor:
+    """Ink darkness in [0, 1], stretched so each image's darkest line counts as black.
+
+    Thin lines shrunk to a small size turn light grey; this keeps them. A nearly blank image
+    is not stretched more than 4x, so JPEG noise on white paper stays paper.
+    """
+    d = 1.0 - gray
+    return (d / d.amax(dim=(1, 2, 3), keepdim=True).clamp_min(0.25)).clamp(0, 1)
+
+
+def augment_sketch(gray: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Make training edge maps look like a person's drawing before normalisation.
+
+    Per image: a random binarisation threshold (a high one keeps only strong edges: sparser),
+    random stroke thickening (thick pen strokes thin to slightly different skeletons), and
+    random removal of blobs of strokes (people leave out detail).
+    """
+    b, _, h, w = gray.shape
+    dev = gray.device
+    # random numbers come from a CPU generator (reproducible across devices), then move
+    thr = (0.2 + 0.4 * torch.rand(b, 1, 1, 1, generator=generator)).to(dev)
+    ink = (darkness(gray) > thr).float()
+    widths = torch.randint(1, 4 + h // 64, (b,), generator=generator).tolist()
+    ink = torch.cat([dilate(ink[i:i + 1], k) for i, k in enumerate(widths)])
+    # a smooth random mask that deletes about 0-20% of the strokes in blobs
+    keep = torch.rand(b, 1, 4, 4, generator=generator).to(dev)
+    keep = F.interpolate(keep, size=(h, w), mode="bilinear", align_corners=False)
+    drop = (0.2 * torch.rand(b, 1, 1, 1, generator=generator)).to(dev)
+    ink = ink * (keep > drop).float()
+    return 1.0 - ink
+
+
+def _gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    r = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-t**2 / (2 * sigma**2))
+    k = k / k.sum()
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+
+
+def canny(gray: torch.Tensor, sigma: float = 1.0, high: float = 0.2, low: float = 0.08) -> torch.Tensor:
+    """Canny edges (B, 1, H, W) in {0, 1}: blur, Sobel, non-maximum suppression, hysteresis.
+
+    Thresholds are fractions of each image's largest gradient, so they work across exposures.
+    """
+    g = _gaussian_blur(gray, sigma)
+    sx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]], device=g.device).view(1, 1, 3, 3)
+    gp = F.pad(g, (1, 1, 1, 1), mode="replicate")
+    gx, gy = F.conv2d(gp, sx), F.conv2d(gp, sx.transpose(2, 3))
+    mag = torch.hypot(gx, gy)
+    mag = mag / mag.amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-8)
+    # quantise the gradient direction to 0, 45, 90, 135 degrees and keep local maxima along it
+    angle = torch.rad2deg(torch.atan2(gy, gx)) % 180
+    sector = (((angle + 22.5) // 45) % 4).long()
+    n = _shift_neighbours(mag)  # N, NE, E, SE, S, SW, W, NW
+    pairs = [(n[2], n[6]), (n[3], n[7]), (n[0], n[4]), (n[1], n[5])]  # along 0, 45, 90, 135 degrees
+    is_max = torch.zeros_like(mag, dtype=torch.bool)
+    for s, (p, q) in enumerate(pairs):
+        is_max |= (sector == s) & (mag >= p) & (mag >= q)
+    nms = mag * is_max
+    strong, weak = nms >= high, nms >= low
+    edges = strong.float()
+    for _ in range(max(gray.shape[-2:])):  # hysteresis: grow strong edges through connected weak ones
+        grown = (F.max_pool2d(edges, kernel_size=3, stride=1, padding=1) > 0) & weak
+        if torch.equal(grown.float(), edges):
+            break
+        edges = grown.float()
+    return edges
+
+
+def photo_to_edges(photo, size: int | None = None, sigma: float | None = None) -> Image.Image:
+    """A photo (path, PIL, numpy) -> a black-on-white edge map (PIL "L"), e.g. to make paired data.
+
+    size: resize the longer side first (the edge scale follows the image scale).
+    """
+    img = open_image(photo, "L")
+    if size is not None:
+        img = img.resize((size, size), Image.BICUBIC)
+    x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)[None, None]
+    if sigma is None:
+        sigma = max(1.0, min(img.size) / 256 * 1.5)
+    edges = canny(x, sigma=sigma)
+    width = stroke_width_for(min(img.size))
+    out = 1.0 - dilate(edges, width)
+    return Image.fromarray((out[0, 0].numpy() * 255).astype(np.uint8), mode="L")

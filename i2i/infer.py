@@ -1,0 +1,227 @@
+"""Inference: `Translator.load(folder_or_repo_id)`, then `generate`, `encode`, `translate`.
+
+Inputs are PIL images, numpy arrays, paths or bytes of any size and mode; outputs are PIL
+images at the model's size. Seed k always maps to the same z (and so the same image), and all
+seeds of a call run in one batched forward pass.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .checkpoint import load_into, load_release
+from .config import ModelConfig
+from .edges import darkness, normalize_sketch, stroke_width_for
+from .images import ImageLike, open_image, to_pil, to_tensor
+from .models import build_inference_modules
+from .train import pick_device
+
+log = logging.getLogger(__name__)
+
+MAX_Z = 10.0  # |z| beyond this is far outside N(0, I): almost surely a mistake, not a style
+MAX_BATCH = 64
+
+
+class LatentError(ValueError):
+    """A latent code of the wrong length, or with NaN/inf/absurd values."""
+
+
+def z_for_seed(seed: int, nz: int) -> torch.Tensor:
+    """The latent code of a seed: N(0, I) from a generator seeded with it (independent of batch)."""
+    return torch.randn(nz, generator=torch.Generator().manual_seed(int(seed)))
+
+
+def interpolate(z0: Sequence[float], z1: Sequence[float], k: int) -> np.ndarray:
+    """k codes evenly spaced on the line from z0 to z1 (both ends included): (k, nz)."""
+    a, b = np.asarray(z0, dtype=np.float32), np.asarray(z1, dtype=np.float32)
+    if a.shape != b.shape:
+        raise LatentError(f"cannot interpolate between codes of lengths {a.size} and {b.size}")
+    t = np.linspace(0.0, 1.0, max(2, int(k)), dtype=np.float32)[:, None]
+    return (1 - t) * a + t * b
+
+
+def fit_sketch(img: Image.Image, margin: float = 0.04) -> Image.Image:
+    """Centre a drawing and scale it to span the frame's width, as edges2shoes objects do.
+
+    People draw small, off-centre shoes on a big canvas; the model was trained on objects that
+    fill the frame. Blank images are returned as they are.
+    """
+    gray = torch.from_numpy(np.asarray(img.convert("L"), dtype=np.float32) / 255.0)[None, None]
+    ink = darkness(gray)[0, 0] > 0.3
+    if ink.sum() < 10:
+        return img
+    ys, xs = torch.nonzero(ink, as_tuple=True)
+    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+    side = max(x1 - x0, y1 - y0)
+    side = int(side / (1 - 2 * margin)) + 1
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    box = (cx - side // 2, cy - side // 2, cx - side // 2 + side, cy - side // 2 + side)
+    fill = 255 if img.mode == "L" else (255, 255, 255)
+    canvas = Image.new(img.mode, (side, side), fill)
+    canvas.paste(img.crop((max(box[0], 0), max(box[1], 0), min(box[2], img.width), min(box[3], img.height))),
+                 (max(0, -box[0]), max(0, -box[1])))
+    return canvas
+
+
+@dataclass
+class PrecisionChoice:
+    name: str        # "fp32" or "bf16"
+    reason: str
+
+
+class Translator:
+    """A loaded release, ready to translate. Thread-safe: forward passes are serialised."""
+
+    def __init__(self, cfg: ModelConfig, modules: dict[str, torch.nn.Module], device: torch.device,
+                 precision: str = "auto", source: str = ""):
+        self.cfg, self.device, self.source = cfg, device, source
+        self.G = modules["G"].to(device).eval()
+        self.E = modules["E"].to(device).eval() if "E" in modules else None
+        self.F = modules["F"].to(device).eval() if "F" in modules else None
+        self._lock = threading.Lock()
+        self._inputs: OrderedDict[str, torch.Tensor] = OrderedDict()  # prepared-input cache (slider drags)
+        self.precision = self._choose_precision(precision)
+        log.info("i2i: %s on %s, %s (%s)", cfg.model, device, self.precision.name, self.precision.reason)
+
+    @classmethod
+    def load(cls, path_or_repo: str | os.PathLike, *, device: str = "auto", precision: str = "auto",
+             revision: str | None = None) -> "Translator":
+        """Load a release folder or Hugging Face Hub repo id (see checkpoint.resolve)."""
+        cfg, weights = load_release(path_or_repo, revision)
+        modules = build_inference_modules(cfg)
+        load_into(modules, weights, str(path_or_repo))
+        return cls(cfg, modules, pick_device(device), precision, source=str(path_or_repo))
+
+    @property
+    def uses_z(self) -> bool:
+        return self.cfg.uses_z
+
+    @property
+    def nz(self) -> int:
+        return self.cfg.nz if self.cfg.uses_z else 0
+
+    @property
+    def size(self) -> int:
+        return self.cfg.size
+
+    # -- precision ---------------------------------------------------------------------------
+    def _autocast(self, name: str | None = None):
+        name = name or self.precision.name
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=name == "bf16")
+
+    def _choose_precision(self, want: str) -> PrecisionChoice:
+        """bf16 autocast where it is faster *and* gives visually the same images; else fp32."""
+        if want in ("fp32", "bf16"):
+            return PrecisionChoice(want, "asked for")
+        if want != "auto":
+            raise ValueError(f"precision must be auto, fp32 or bf16, got {want!r}")
+        if self.device.type == "cuda":
+            return PrecisionChoice("bf16", "CUDA: bf16 autocast")
+        x = torch.zeros(8, self.cfg.input_nc, self.size, self.size, device=self.device)
+        z = torch.randn(8, self.nz, generator=torch.Generator().manual_seed(0)).to(self.device) if self.uses_z else None
+        x[:, :, self.size // 4: 3 * self.size // 4, self.size // 2] = -1.0  # a line, so the output is not flat
+        times, outs = {}, {}
+        for name in ("fp32", "bf16"):
+            try:
+                self._forward(x, z, name)  # warm-up
+                t0 = time.perf_counter()
+                outs[name] = self._forward(x, z, name).float()
+                times[name] = time.perf_counter() - t0
+            except RuntimeError as e:  # bf16 kernels missing on this CPU
+                return PrecisionChoice("fp32", f"bf16 unavailable ({str(e)[:80]})")
+        diff = float((outs["fp32"] - outs["bf16"]).abs().mean()) * 127.5  # mean difference in 0..255 levels
+        speedup = times["fp32"] / times["bf16"]
+        if speedup > 1.15 and diff < 4.0:
+            return PrecisionChoice("bf16", f"{speedup:.2f}x faster than fp32, mean difference {diff:.1f}/255")
+        return PrecisionChoice("fp32", f"bf16 is {speedup:.2f}x the speed, mean difference {diff:.1f}/255")
+
+    # -- inputs ------------------------------------------------------------------------------
+    def prepare(self, image: ImageLike, fit: bool = False) -> torch.Tensor:
+        """Any input image -> (1, C, size, size) in [-1, 1], normalised like the training inputs."""
+        mode = "L" if self.cfg.input_nc == 1 else "RGB"
+        img = open_image(image, mode)
+        key = hashlib.blake2b(img.tobytes() + bytes([fit]) + str(img.size).encode(), digest_size=16).hexdigest()
+        cached = self._inputs.get(key)
+        if cached is not None:
+            self._inputs.move_to_end(key)
+            return cached
+        if fit:
+            img = fit_sketch(img)
+        img = img.resize((self.size, self.size), Image.BILINEAR if self.cfg.sketch_norm else Image.BICUBIC)
+        x = to_tensor(img, self.cfg.input_nc)[None]
+        if self.cfg.sketch_norm:
+            x = normalize_sketch((x + 1) / 2, width=stroke_width_for(self.size)) * 2 - 1
+        self._inputs[key] = x
+        if len(self._inputs) > 16:
+            self._inputs.popitem(last=False)
+        return x
+
+    def latents(self, z=None, seeds: Sequence[int] | None = None, n: int = 8) -> torch.Tensor:
+        """(k, nz) codes from explicit z (one code or k codes), or from seeds, or seeds 0..n-1."""
+        if not self.uses_z:
+            raise LatentError(f"{self.cfg.model} has no latent code")
+        if z is not None:
+            arr = np.asarray(z, dtype=np.float64)
+            if arr.ndim == 1:
+                arr = arr[None]
+            if arr.ndim != 2 or arr.shape[1] != self.nz:
+                raise LatentError(f"z must have {self.nz} values per code, got shape {tuple(np.shape(z))}")
+            if not np.isfinite(arr).all():
+                raise LatentError("z contains NaN or infinite values")
+            if np.abs(arr).max() > MAX_Z:
+                raise LatentError(f"z values must lie within +-{MAX_Z:g} (N(0, I) codes rarely pass +-3); "
+                                  f"got {np.abs(arr).max():.3g}")
+            codes = torch.from_numpy(arr.astype(np.float32))
+        else:
+            seeds = list(range(n)) if seeds is None else [int(s) for s in seeds]
+            codes = torch.stack([z_for_seed(s, self.nz) for s in seeds]) if seeds else torch.empty(0, self.nz)
+        if not 1 <= codes.shape[0] <= MAX_BATCH:
+            raise LatentError(f"between 1 and {MAX_BATCH} codes per call, got {codes.shape[0]}")
+        return codes
+
+    # -- forward passes ----------------------------------------------------------------------
+    @torch.inference_mode()
+    def _forward(self, x: torch.Tensor, z: torch.Tensor | None, precision: str | None = None) -> torch.Tensor:
+        with self._autocast(precision):
+            return self.G(x, z) if self.uses_z else self.G(x)
+
+    def generate(self, image: ImageLike, z=None, seeds: Sequence[int] | None = None, n: int = 8,
+                 fit: bool = False) -> list[Image.Image]:
+        """One output per code: G(A, z_k). Codes from `z`, else `seeds`, else seeds 0..n-1."""
+        codes = self.latents(z, seeds, n)
+        x = self.prepare(image, fit)
+        with self._lock:
+            y = self._forward(x.to(self.device).expand(codes.shape[0], -1, -1, -1), codes.to(self.device))
+        return [to_pil(t) for t in y]
+
+    def translate(self, image: ImageLike, reverse: bool = False) -> Image.Image:
+        """A model without z (CycleGAN): G(a), or F(b) with reverse=True."""
+        if self.uses_z:
+            return self.generate(image, seeds=[0])[0]
+        net = self.F if reverse else self.G
+        mode = "L" if (self.cfg.output_nc if reverse else self.cfg.input_nc) == 1 else "RGB"
+        img = open_image(image, mode).resize((self.size, self.size), Image.BICUBIC)
+        x = to_tensor(img, 1 if mode == "L" else 3)[None].to(self.device)
+        with self._lock, torch.inference_mode(), self._autocast():
+            return to_pil(net(x)[0])
+
+    def encode(self, photo: ImageLike) -> np.ndarray:
+        """The latent code of a photo's style: mu of E(B) (the mean, as the official test code)."""
+        if self.E is None:
+            raise LatentError(f"{self.cfg.model} has no encoder: it cannot take a style from a photo")
+        mode = "L" if self.cfg.output_nc == 1 else "RGB"
+        img = open_image(photo, mode).resize((self.size, self.size), Image.BICUBIC)
+        x = to_tensor(img, self.cfg.output_nc)[None].to(self.device)
+        with self._lock, torch.inference_mode(), self._autocast():
+            mu, _ = self.E(x)
+        return mu[0].float().cpu().numpy()

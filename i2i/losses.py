@@ -1,0 +1,69 @@
+"""Loss terms shared by the models, named as in the papers."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def gan_loss(preds: torch.Tensor | list[torch.Tensor], real: bool, mode: str = "lsgan") -> torch.Tensor:
+    """Adversarial loss of discriminator outputs against an all-real or all-fake target.
+
+    lsgan:   mean (D(x) - t)^2 with t = 1 (real) or 0 (fake)   (Mao et al., 2017)
+    vanilla: binary cross-entropy on logits                       (Goodfellow et al., 2014)
+    A list of outputs (multi-scale D) gives the sum over scales, as the official code does.
+    """
+    if isinstance(preds, (list, tuple)):
+        return sum(gan_loss(p, real, mode) for p in preds)
+    target = torch.ones_like(preds) if real else torch.zeros_like(preds)
+    if mode == "lsgan":
+        return F.mse_loss(preds.float(), target.float())
+    if mode == "vanilla":
+        return F.binary_cross_entropy_with_logits(preds.float(), target.float())
+    raise ValueError(f"unknown gan_mode {mode!r}; choose lsgan or vanilla")
+
+
+def kl_loss(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) = -1/2 sum(1 + logvar - mu^2 - exp(logvar)).
+
+    Summed over latent dimensions *and* the batch, as in the official BicycleGAN code
+    (so lambda_KL = 0.01 means what it meant there).
+    """
+    mu, logvar = mu.float(), logvar.float()
+    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+
+class ImagePool:
+    """History of generated images for the discriminator (Shrivastava et al., 2017; CycleGAN).
+
+    Each query returns, per image, either the new image or (with probability 1/2 once the pool is
+    full) a stored older one that the new one replaces. The pool is part of the training state
+    (`state_dict`), so a resumed run sees the same history.
+    """
+
+    def __init__(self, size: int = 50):
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        """Uses the global torch RNG, which the training loop re-seeds from (seed, step)."""
+        if self.size == 0:
+            return images
+        out = []
+        for img in images.detach():
+            if len(self.images) < self.size:
+                self.images.append(img.clone())
+                out.append(img)
+            elif torch.rand(()).item() < 0.5:
+                i = int(torch.randint(len(self.images), ()))
+                out.append(self.images[i].clone())
+                self.images[i] = img.clone()
+            else:
+                out.append(img)
+        return torch.stack(out)
+
+    def state_dict(self) -> dict:
+        return {"images": torch.stack(self.images).cpu() if self.images else torch.empty(0)}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        imgs = state["images"]
+        self.images = [im.to(device) for im in imgs] if imgs.numel() else []

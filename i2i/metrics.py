@@ -1,0 +1,177 @@
+"""Weight-free evaluation metrics (LPIPS and FID need pretrained networks we cannot download).
+
+All image distances are on [0, 1] pixel values.
+- recon_l1:  mean |G(A, E(B)) - B|: does E carry B's style through z?
+- diversity: mean pairwise L1 between outputs for the same A under K random z (0 = mode collapse)
+- fidelity:  edge F-score between the edges of the output (edges.photo_to_edges) and the input
+             sketch, with a 2-pixel tolerance: does the output respect the outline?
+- realism:   sliced Wasserstein distance between 7x7 patches of Laplacian pyramids of generated
+             and real photos (Karras et al., 2018; x1e3, lower is better), and NDB/JSD: real
+             training photos are clustered with k-means, and the bin proportions of generated
+             images are compared with those of real held-out ones (Richardson & Weiss, 2018).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import load_aligned
+from .edges import canny, dilate
+
+# -- realism: sliced Wasserstein distance on Laplacian pyramid patches ------------------------
+
+
+def _laplacian_pyramid(x: torch.Tensor, min_size: int = 16) -> list[torch.Tensor]:
+    levels = []
+    while x.shape[-1] > min_size:
+        down = F.avg_pool2d(x, 2)
+        levels.append(x - F.interpolate(down, scale_factor=2, mode="bilinear", align_corners=False))
+        x = down
+    levels.append(x)
+    return levels
+
+
+def _patches(x: torch.Tensor, n: int, g: torch.Generator, k: int = 7) -> torch.Tensor:
+    """n random k x k patches per image, flattened, normalised per channel over the whole set."""
+    b, c, h, w = x.shape
+    ys = torch.randint(0, h - k + 1, (b, n), generator=g)
+    xs = torch.randint(0, w - k + 1, (b, n), generator=g)
+    off = torch.arange(k)
+    rows = (ys[..., None] + off)[..., :, None].expand(b, n, k, k)
+    cols = (xs[..., None] + off)[..., None, :].expand(b, n, k, k)
+    bi = torch.arange(b)[:, None, None, None].expand(b, n, k, k)
+    p = x.permute(0, 2, 3, 1)[bi, rows, cols]  # (b, n, k, k, c)
+    p = p.reshape(b * n, k * k, c)
+    p = (p - p.mean(dim=(0, 1), keepdim=True)) / p.std(dim=(0, 1), keepdim=True).clamp_min(1e-8)
+    return p.reshape(b * n, -1)
+
+
+def sliced_wasserstein(fake: torch.Tensor, real: torch.Tensor, *, seed: int = 0, patches: int = 64,
+                       directions: int = 256, repeats: int = 4) -> float:
+    """SWD (x1e3) between patch distributions of two image sets (N, C, H, W) in [0, 1]."""
+    g = torch.Generator().manual_seed(seed)
+    dists = []
+    for lf, lr in zip(_laplacian_pyramid(fake.float()), _laplacian_pyramid(real.float())):
+        a, b = _patches(lf, patches, g), _patches(lr, patches, g)
+        n = min(len(a), len(b))
+        a, b = a[torch.randperm(len(a), generator=g)[:n]], b[torch.randperm(len(b), generator=g)[:n]]
+        level = []
+        for _ in range(repeats):
+            d = torch.randn(a.shape[1], directions, generator=g)
+            d = d / d.norm(dim=0, keepdim=True)
+            pa, _ = torch.sort(a @ d, dim=0)
+            pb, _ = torch.sort(b @ d, dim=0)
+            level.append((pa - pb).abs().mean())
+        dists.append(torch.stack(level).mean())
+    return float(torch.stack(dists).mean()) * 1e3
+
+
+# -- realism: number of statistically different bins ------------------------------------------
+
+
+def _kmeans(x: torch.Tensor, k: int, g: torch.Generator, iters: int = 30) -> torch.Tensor:
+    centres = x[torch.randperm(len(x), generator=g)[:k]].clone()
+    for _ in range(iters):
+        assign = torch.cdist(x, centres).argmin(1)
+        for j in range(k):
+            members = x[assign == j]
+            if len(members):
+                centres[j] = members.mean(0)
+    return centres
+
+
+def ndb_jsd(fake: torch.Tensor, real_test: torch.Tensor, real_train: torch.Tensor, *, k: int = 10,
+            seed: int = 0, alpha: float = 0.05) -> tuple[int, float]:
+    """NDB (bins whose share of fakes differs from the real test share, two-proportion z-test at
+    `alpha`) and the JSD between the two bin histograms. Images are compared at 32x32."""
+    def flat(x):
+        return F.interpolate(x.float(), size=(32, 32), mode="area").flatten(1)
+    g = torch.Generator().manual_seed(seed)
+    centres = _kmeans(flat(real_train), k, g)
+    hist = lambda x: torch.bincount(torch.cdist(flat(x), centres).argmin(1), minlength=k).double()  # noqa: E731
+    hf, hr = hist(fake), hist(real_test)
+    nf, nr = hf.sum(), hr.sum()
+    pf, pr = hf / nf, hr / nr
+    pooled = (hf + hr) / (nf + nr)
+    se = torch.sqrt(pooled * (1 - pooled) * (1 / nf + 1 / nr)).clamp_min(1e-12)
+    zcrit = math.sqrt(2) * torch.erfinv(torch.tensor(1 - alpha, dtype=torch.float64))
+    ndb = int(((pf - pr).abs() / se > zcrit).sum())
+    m = (pf + pr) / 2
+    kl = lambda p, q: float((p[p > 0] * torch.log(p[p > 0] / q[p > 0])).sum())  # noqa: E731
+    return ndb, 0.5 * kl(pf, m) + 0.5 * kl(pr, m)
+
+
+# -- fidelity and diversity ----------------------------------------------------------------------
+
+
+def edge_fscore(photos: torch.Tensor, sketches: torch.Tensor, tolerance: int = 2) -> float:
+    """Mean F-score between Canny edges of photos (N, C, H, W) and sketches (N, 1, H, W), in [0, 1]."""
+    gray = photos.float().mean(1, keepdim=True) if photos.shape[1] == 3 else photos.float()
+    out_edges = canny(gray, sigma=max(1.0, photos.shape[-1] / 256 * 1.5))
+    sk = (sketches.float() < 0.5).float()
+    near_sk, near_out = dilate(sk, 2 * tolerance + 1), dilate(out_edges, 2 * tolerance + 1)
+    p = (out_edges * near_sk).sum((1, 2, 3)) / out_edges.sum((1, 2, 3)).clamp_min(1)
+    r = (sk * near_out).sum((1, 2, 3)) / sk.sum((1, 2, 3)).clamp_min(1)
+    return float((2 * p * r / (p + r).clamp_min(1e-8)).mean())
+
+
+def pairwise_l1(outputs: torch.Tensor) -> float:
+    """Mean L1 between all pairs of K outputs (K, C, H, W) of one input."""
+    k = outputs.shape[0]
+    d = [(outputs[i] - outputs[j]).abs().mean() for i in range(k) for j in range(i + 1, k)]
+    return float(torch.stack(d).mean())
+
+
+def evaluate(checkpoint: str, data: str, *, n_z: int = 10, limit: int | None = None, seed: int = 0,
+             direction: str = "AtoB", reference: str | None = None) -> dict:
+    """All metrics of a BicycleGAN-family checkpoint on a folder of held-out A|B pairs."""
+    from .infer import Translator
+
+    t = Translator.load(checkpoint)
+    if not t.uses_z:
+        raise ValueError(f"evaluate needs a checkpoint with a latent code (BicycleGAN family); "
+                         f"{checkpoint} is {t.cfg.model}")
+    if not Path(data).is_dir():
+        raise ValueError(f"held-out data folder not found: {data}")
+    pairs = load_aligned(data, load_size=t.size, direction=direction, input_nc=t.cfg.input_nc,
+                         output_nc=t.cfg.output_nc, limit=limit)
+    to01 = lambda x: x.float() / 255.0  # noqa: E731
+    real = to01(pairs.b)
+    sketches = []
+    recon, diversity, fakes = [], [], []
+    g = torch.Generator().manual_seed(seed)
+    with torch.inference_mode():
+        for i in range(len(pairs)):
+            a = t.prepare(pairs.a[i].permute(1, 2, 0).squeeze(-1).numpy())
+            sketches.append((a[0] + 1) / 2)
+            z = torch.randn(n_z, t.nz, generator=g)
+            ys = t._forward(a.to(t.device).expand(n_z, -1, -1, -1), z.to(t.device)).float().cpu()
+            ys = (ys.clamp(-1, 1) + 1) / 2
+            fakes.append(ys[0])
+            diversity.append(pairwise_l1(ys))
+            if t.E is not None:
+                mu, _ = t.E(real[i:i + 1].to(t.device) * 2 - 1)
+                rec = (t._forward(a.to(t.device), mu).float().cpu().clamp(-1, 1) + 1) / 2
+                recon.append(float((rec[0] - real[i]).abs().mean()))
+    fake = torch.stack(fakes)
+    sk = torch.stack(sketches)
+    result = {
+        "checkpoint": str(checkpoint), "model": t.cfg.model, "pairs": len(pairs), "n_z": n_z,
+        "recon_l1": float(np.mean(recon)) if recon else None,
+        "diversity": float(np.mean(diversity)),
+        "fidelity": edge_fscore(fake, sk),
+    }
+    if reference:
+        train = load_aligned(reference, load_size=t.size, direction=direction, input_nc=t.cfg.input_nc,
+                             output_nc=t.cfg.output_nc, limit=len(pairs) * 4)
+        ref = to01(train.b)
+        result["realism_swd"] = sliced_wasserstein(fake, ref, seed=seed)
+        result["ndb"], result["jsd"] = ndb_jsd(fake, real, ref, seed=seed)
+        result["real_vs_real"] = {"realism_swd": sliced_wasserstein(real, ref, seed=seed),
+                                  "fidelity": edge_fscore(real, sk),
+                                  "ndb": ndb_jsd(real, real, ref, seed=seed)[0]}
+    return result

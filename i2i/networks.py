@@ -1,0 +1,260 @@
+"""Networks of BicycleGAN (Zhu et al., NeurIPS 2017) and CycleGAN (Zhu et al., ICCV 2017).
+
+Architectures follow the papers and the official code's defaults (junyanz/BicycleGAN,
+junyanz/pytorch-CycleGAN-and-pix2pix). Every image tensor is (B, C, H, W) in [-1, 1].
+Deviations, each for a reason given where it happens:
+- the encoders end in adaptive average pooling, so one encoder works at 64, 128 and 256 px
+  (the official `AvgPool2d(8)` ties it to one input size);
+- the number of U-Net levels and encoder blocks is derived from the image size.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """Instance norm without affine parameters (the papers' choice), batch norm, or none."""
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}; choose instance, batch or none")
+
+
+def levels_for(size: int) -> int:
+    """Down-samplings that take a size x size image to 1 x 1 (8 at 256 px, 7 at 128, 6 at 64)."""
+    n = int(math.log2(size))
+    if 2**n != size or size < 32:
+        raise ValueError(f"image size must be a power of two >= 32, got {size}")
+    return n
+
+
+def tile_z(z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """z (B, nz) -> (B, nz, H, W) matching the spatial size of `like`."""
+    return z[:, :, None, None].expand(-1, -1, like.shape[2], like.shape[3])
+
+
+def upsample_layers(in_ch: int, out_ch: int, mode: str) -> list[nn.Module]:
+    if mode == "basic":  # the official default: transposed convolution
+        return [nn.ConvTranspose2d(in_ch, out_ch, kernel_size=4, stride=2, padding=1)]
+    if mode == "bilinear":  # fewer checkerboard artefacts
+        return [
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(in_ch, out_ch, kernel_size=3, stride=1, padding=0),
+        ]
+    raise ValueError(f"unknown upsample {mode!r}; choose basic or bilinear")
+
+
+class UNetBlock(nn.Module):
+    """One U-Net level: down, the inner levels, up, then concatenate the skip connection.
+
+    With `nz > 0` the latent code is tiled and concatenated to this level's input ("all" mode).
+    """
+
+    def __init__(self, *, outer_ch: int, inner_ch: int, in_ch: int | None = None, sub: nn.Module | None,
+                 outermost: bool = False, innermost: bool = False, nz: int = 0, norm: str = "instance",
+                 dropout: bool = False, upsample: str = "basic"):
+        super().__init__()
+        in_ch = outer_ch if in_ch is None else in_ch
+        self.outermost, self.nz, self.sub = outermost, nz, sub
+        down_conv = nn.Conv2d(in_ch + nz, inner_ch, kernel_size=4, stride=2, padding=1)
+        up_in = inner_ch if innermost else inner_ch * 2
+        if outermost:
+            down = [down_conv]
+            up = [nn.ReLU(True), *upsample_layers(up_in, outer_ch, upsample), nn.Tanh()]
+        elif innermost:  # no norm on the 1x1 bottleneck: instance norm of one pixel is zero
+            down = [nn.LeakyReLU(0.2, True), down_conv]
+            up = [nn.ReLU(True), *upsample_layers(up_in, outer_ch, upsample), norm_layer(norm, outer_ch)]
+        else:
+            down = [nn.LeakyReLU(0.2, True), down_conv, norm_layer(norm, inner_ch)]
+            up = [nn.ReLU(True), *upsample_layers(up_in, outer_ch, upsample), norm_layer(norm, outer_ch)]
+            if dropout:
+                up.append(nn.Dropout(0.5))
+        self.down, self.up = nn.Sequential(*down), nn.Sequential(*up)
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        h = torch.cat([x, tile_z(z, x)], 1) if self.nz else x
+        h = self.down(h)
+        if self.sub is not None:
+            h = self.sub(h, z)
+        h = self.up(h)
+        return h if self.outermost else torch.cat([h, x], 1)
+
+
+class UNetGenerator(nn.Module):
+    """G(A, z) -> B^: a U-Net with one down-sampling per factor of two (size -> 1x1).
+
+    where_add="input": z is tiled and concatenated to A only; "all": to the input of every
+    down-sampling level (the paper's better variant). nz=0 gives plain pix2pix.
+    Channels: ngf, 2ngf, 4ngf, then 8ngf for the remaining levels.
+    """
+
+    def __init__(self, *, input_nc: int, output_nc: int, size: int, nz: int = 8, ngf: int = 64,
+                 where_add: str = "all", norm: str = "instance", dropout: bool = False, upsample: str = "basic"):
+        super().__init__()
+        if where_add not in ("input", "all"):
+            raise ValueError(f"where_add must be 'input' or 'all', got {where_add!r}")
+        self.nz, self.where_add = nz, where_add
+        n = levels_for(size)
+        z_inner = nz if where_add == "all" else 0
+        kw = dict(nz=z_inner, norm=norm, upsample=upsample)
+        block = UNetBlock(outer_ch=ngf * 8, inner_ch=ngf * 8, sub=None, innermost=True, **kw)
+        for _ in range(n - 5):
+            block = UNetBlock(outer_ch=ngf * 8, inner_ch=ngf * 8, sub=block, dropout=dropout, **kw)
+        block = UNetBlock(outer_ch=ngf * 4, inner_ch=ngf * 8, sub=block, **kw)
+        block = UNetBlock(outer_ch=ngf * 2, inner_ch=ngf * 4, sub=block, **kw)
+        block = UNetBlock(outer_ch=ngf, inner_ch=ngf * 2, sub=block, **kw)
+        self.net = UNetBlock(outer_ch=output_nc, inner_ch=ngf, in_ch=input_nc, sub=block, outermost=True,
+                             nz=nz, norm=norm, upsample=upsample)
+
+    def forward(self, a: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        if self.nz and z is None:
+            raise ValueError(f"this generator needs a latent code z of shape (batch, {self.nz})")
+        return self.net(a, z if self.nz else None)
+
+
+class ResidualDownBlock(nn.Module):
+    """Encoder block: pre-activation 3x3 convs then 2x2 mean pooling, plus a pooled 1x1 shortcut."""
+
+    def __init__(self, in_ch: int, out_ch: int, norm: str):
+        super().__init__()
+        self.body = nn.Sequential(
+            norm_layer(norm, in_ch), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(in_ch, in_ch, kernel_size=3, padding=1),
+            norm_layer(norm, in_ch), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1),
+            nn.AvgPool2d(kernel_size=2, stride=2),
+        )
+        self.shortcut = nn.Sequential(nn.AvgPool2d(kernel_size=2, stride=2), nn.Conv2d(in_ch, out_ch, kernel_size=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + self.shortcut(x)
+
+
+class Encoder(nn.Module):
+    """E(B) -> (mu, logvar), each (batch, nz): the paper's ResNet encoder or a plain conv one.
+
+    Both reduce to 8x8 features (log2(size) - 3 halvings) and pool them to one vector.
+    """
+
+    def __init__(self, *, input_nc: int, size: int, nz: int = 8, nef: int = 64, kind: str = "resnet",
+                 norm: str = "instance"):
+        super().__init__()
+        n = levels_for(size) - 3
+        if kind == "resnet":
+            layers: list[nn.Module] = [nn.Conv2d(input_nc, nef, kernel_size=4, stride=2, padding=1)]
+            ch = nef
+            for i in range(1, n):
+                out = nef * min(4, i + 1)
+                layers.append(ResidualDownBlock(ch, out, norm))
+                ch = out
+            layers.append(nn.LeakyReLU(0.2, True))
+        elif kind == "conv":
+            layers, ch = [nn.Conv2d(input_nc, nef, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2, True)], nef
+            for i in range(1, n):
+                out = nef * min(4, 2**i)
+                layers += [nn.Conv2d(ch, out, kernel_size=4, stride=2, padding=1), norm_layer(norm, out),
+                           nn.LeakyReLU(0.2, True)]
+                ch = out
+        else:
+            raise ValueError(f"unknown encoder {kind!r}; choose resnet or conv")
+        layers.append(nn.AdaptiveAvgPool2d(1))
+        self.features = nn.Sequential(*layers)
+        self.fc_mu = nn.Linear(ch, nz)
+        self.fc_logvar = nn.Linear(ch, nz)
+
+    def forward(self, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.features(b).flatten(1)
+        return self.fc_mu(h), self.fc_logvar(h)
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """z = mu + sigma * eps: a differentiable sample from N(mu, sigma^2)."""
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+def patch_discriminator(*, input_nc: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance") -> nn.Sequential:
+    """PatchGAN: n_layers=3 gives the 70x70 receptive field of pix2pix/CycleGAN; outputs logits."""
+    layers: list[nn.Module] = [nn.Conv2d(input_nc, ndf, kernel_size=4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+    ch = ndf
+    for i in range(1, n_layers + 1):
+        out = ndf * min(2**i, 8)
+        stride = 2 if i < n_layers else 1
+        layers += [nn.Conv2d(ch, out, kernel_size=4, stride=stride, padding=1), norm_layer(norm, out),
+                   nn.LeakyReLU(0.2, True)]
+        ch = out
+    layers.append(nn.Conv2d(ch, 1, kernel_size=4, stride=1, padding=1))
+    return nn.Sequential(*layers)
+
+
+class MultiScaleDiscriminator(nn.Module):
+    """PatchGANs on the image and on 2x, 4x, ... down-sampled copies; returns one map per scale."""
+
+    def __init__(self, *, input_nc: int, ndf: int = 64, n_layers: int = 3, n_scales: int = 2, norm: str = "instance"):
+        super().__init__()
+        self.scales = nn.ModuleList(
+            patch_discriminator(input_nc=input_nc, ndf=ndf, n_layers=n_layers, norm=norm) for _ in range(n_scales))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        outs = []
+        for i, d in enumerate(self.scales):
+            if i:
+                x = F.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
+            outs.append(d(x))
+        return outs
+
+
+class ResnetBlock(nn.Module):
+    def __init__(self, ch: int, norm: str, dropout: bool):
+        super().__init__()
+        layers = [nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, kernel_size=3), norm_layer(norm, ch), nn.ReLU(True)]
+        if dropout:
+            layers.append(nn.Dropout(0.5))
+        layers += [nn.ReflectionPad2d(1), nn.Conv2d(ch, ch, kernel_size=3), norm_layer(norm, ch)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def resnet_generator(*, input_nc: int, output_nc: int, ngf: int = 64, n_blocks: int = 9, norm: str = "instance",
+                     dropout: bool = False) -> nn.Sequential:
+    """CycleGAN's generator: c7s1-ngf, two stride-2 downs, n_blocks residual blocks, two ups, c7s1."""
+    layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, kernel_size=7), norm_layer(norm, ngf),
+                               nn.ReLU(True)]
+    ch = ngf
+    for _ in range(2):
+        layers += [nn.Conv2d(ch, ch * 2, kernel_size=3, stride=2, padding=1), norm_layer(norm, ch * 2), nn.ReLU(True)]
+        ch *= 2
+    layers += [ResnetBlock(ch, norm, dropout) for _ in range(n_blocks)]
+    for _ in range(2):
+        layers += [nn.ConvTranspose2d(ch, ch // 2, kernel_size=3, stride=2, padding=1, output_padding=1),
+                   norm_layer(norm, ch // 2), nn.ReLU(True)]
+        ch //= 2
+    layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, output_nc, kernel_size=7), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+def init_weights(net: nn.Module, kind: str = "normal", gain: float = 0.02) -> nn.Module:
+    """The official init: conv/linear weights ~ N(0, gain) ("normal") or Xavier with `gain`, biases 0."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            if kind == "normal":
+                nn.init.normal_(m.weight, 0.0, gain)
+            elif kind == "xavier":
+                nn.init.xavier_normal_(m.weight, gain=gain)
+            else:
+                raise ValueError(f"unknown init {kind!r}")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+    return net

@@ -1,0 +1,60 @@
+"""The command line, run as a user would: python -m i2i ..."""
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+
+
+def cli(*args, check=True):
+    out = subprocess.run([sys.executable, "-m", "i2i", *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    if check:
+        assert out.returncode == 0, out.stderr[-2000:]
+    return out
+
+
+@pytest.mark.parametrize("command", ["train", "generate", "encode", "evaluate", "edges", "export"])
+def test_help(command):
+    assert "usage" in cli(command, "--help").stdout
+
+
+def test_train_generate_encode_evaluate_export(tmp_path, shoes):
+    run = tmp_path / "run"
+    cli("train", "--model", "bicyclegan", "--data", shoes, "--out", run, "--size", 64, "--iters", 2,
+        "--batch-size", 2, "--limit", 4, "--ngf", 8, "--nef", 8, "--ndf", 8, "--input-nc", 1, "--sketch-norm", "true",
+        "--sketch-aug", "true", "--checkpoint-every", 2, "--seed", 3)
+    assert (run / "model.safetensors").is_file() and (run / "train_state.pt").is_file()
+    cli("train", "--out", run, "--resume", "--iters", 3)
+    sketch = tmp_path / "s.png"
+    Image.open(shoes / "val" / "1_AB.jpg").crop((0, 0, 256, 256)).save(sketch)
+    out = cli("generate", "--checkpoint", run, "--input", sketch, "--n", 3, "--out", tmp_path / "gen").stdout.split()
+    assert len(out) == 3 and all(Image.open(p).size == (64, 64) for p in out)
+    z = json.loads(cli("encode", "--checkpoint", run, "--input", sketch).stdout)
+    assert len(z) == 8
+    metrics = json.loads(cli("evaluate", "--checkpoint", run, "--data", shoes / "val", "--limit", 3, "--n-z", 3).stdout)
+    assert {"recon_l1", "diversity", "fidelity"} <= set(metrics)
+    cli("export", run, tmp_path / "slim", "--half")
+    assert (tmp_path / "slim" / "config.json").is_file()
+
+
+def test_edges_makes_training_pairs(tmp_path, shoes):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.open(shoes / "val" / "2_AB.jpg").crop((256, 0, 512, 256)).save(photos / "shoe.jpg")
+    cli("edges", "--input", photos, "--out", tmp_path / "pairs", "--size", 64, "--pairs")
+    assert Image.open(tmp_path / "pairs" / "shoe.png").size == (128, 64)
+
+
+def test_errors_are_one_clear_line(tmp_path):
+    bad = cli("generate", "--checkpoint", tmp_path / "nope", "--input", "x.png", check=False)
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = cli("train", "--data", empty, "--out", tmp_path / "r", "--iters", 1, check=False)
+    assert bad.returncode == 2 and "no images" in bad.stderr
+    bad = cli("train", "--model", "cyclegan", "--data", empty, "--out", tmp_path / "r", "--lambda-kl", 1, check=False)
+    assert bad.returncode == 2 and "do not apply" in bad.stderr

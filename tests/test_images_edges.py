@@ -1,0 +1,92 @@
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from i2i.edges import canny, normalize_sketch, photo_to_edges, thin
+from i2i.images import ImageError, open_image, to_pil, to_tensor
+
+
+def _png(img: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=kw.pop("format", "PNG"), **kw)
+    return buf.getvalue()
+
+
+def test_modes_become_rgb_or_l_on_white():
+    transparent = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    assert open_image(transparent, "L").getextrema() == (255, 255)  # transparent -> white paper, not black
+    assert open_image(Image.new("P", (16, 16)), "RGB").mode == "RGB"
+    assert open_image(Image.new("CMYK", (16, 16), (0, 0, 0, 0)), "RGB").getpixel((0, 0)) == (255, 255, 255)
+    sixteen = Image.fromarray(np.full((16, 16), 65535, dtype=np.uint16))
+    assert open_image(_png(sixteen), "L").getextrema() == (255, 255)
+    frames = [Image.new("L", (16, 16), v) for v in (0, 255)]
+    gif = io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:])
+    assert open_image(gif.getvalue(), "L").getpixel((0, 0)) == 0  # first frame
+    assert open_image(np.zeros((20, 20, 4), dtype=np.uint8), "L").getpixel((0, 0)) == 255
+
+
+def test_bad_images_give_clear_errors(tmp_path):
+    with pytest.raises(ImageError, match="not an image"):
+        open_image(b"definitely not a picture")
+    with pytest.raises(ImageError, match="not found"):
+        open_image(tmp_path / "missing.png")
+    with pytest.raises(ImageError, match="at least 8x8"):
+        open_image(Image.new("RGB", (2, 2)))
+    with pytest.raises(ImageError, match="NaN"):
+        open_image(np.full((16, 16), np.nan))
+    truncated = _png(Image.effect_noise((64, 64), 50))[:200]
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        open_image(truncated)
+
+
+def test_huge_image_and_decompression_bomb_refused_before_decoding():
+    bomb = _png(Image.new("L", (10_000, 10_000)), optimize=True)  # ~100 MP of zeros in ~100 KB
+    assert len(bomb) < 1_000_000
+    with pytest.raises(ImageError, match="too large|10000x10000"):
+        open_image(bomb)
+    with pytest.raises(ImageError, match="6000x6000"):  # under Pillow's bomb guard, over ours
+        open_image(_png(Image.new("L", (6000, 6000))))
+
+
+def test_tensor_conversion_round_trip():
+    img = Image.effect_noise((32, 32), 60).convert("RGB")
+    t = to_tensor(img, 3)
+    assert t.shape == (3, 32, 32) and t.min() >= -1 and t.max() <= 1
+    assert np.array_equal(np.asarray(to_pil(t)), np.asarray(img))
+
+
+def test_thinning_gives_one_pixel_lines():
+    ink = torch.zeros(1, 1, 32, 32)
+    ink[:, :, 10:17, 4:28] = 1  # a 7-px-thick bar
+    skel = thin(ink)
+    cols = skel[0, 0, :, 8:24].sum(0)
+    assert (cols == 1).all(), cols
+
+
+def test_normalize_sketch_ignores_stroke_width():
+    thin_line, thick_line = torch.ones(1, 1, 64, 64), torch.ones(1, 1, 64, 64)
+    thin_line[:, :, 32, 8:56] = 0.2
+    thick_line[:, :, 28:37, 8:56] = 0.0
+    a, b = normalize_sketch(thin_line), normalize_sketch(thick_line)
+    ink_a, ink_b = a < 0.5, b < 0.5
+    iou = (ink_a & ink_b).sum() / (ink_a | ink_b).sum()
+    assert iou > 0.7, float(iou)
+
+
+def test_canny_finds_square_outline():
+    x = torch.zeros(1, 1, 64, 64)
+    x[:, :, 16:48, 16:48] = 1
+    e = canny(x, sigma=1.0)
+    assert e[0, 0, 30, 14:19].sum() >= 1 and e[0, 0, 30, 24:40].sum() == 0  # edge at the border, none inside
+
+
+def test_photo_to_edges_on_real_shoe(shoes):
+    photo = Image.open(shoes / "val" / "1_AB.jpg").crop((256, 0, 512, 256))
+    edges = photo_to_edges(photo)
+    a = np.asarray(edges)
+    assert edges.mode == "L" and edges.size == (256, 256)
+    assert 0.01 < (a < 128).mean() < 0.2  # some lines, mostly white paper

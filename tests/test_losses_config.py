@@ -1,0 +1,59 @@
+import math
+
+import pytest
+import torch
+
+from i2i.config import ConfigError, from_dict, model_config, model_config_from_dict, to_dict, BicycleGANConfig
+from i2i.losses import ImagePool, gan_loss, kl_loss
+
+
+def test_lsgan_targets():
+    ones, zeros = torch.ones(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
+    assert gan_loss(ones, True) == 0 and gan_loss(zeros, False) == 0
+    assert gan_loss(zeros, True) == 1 and gan_loss(ones, False) == 1
+    assert gan_loss([zeros, zeros], True) == 2  # multi-scale outputs are summed
+
+
+def test_vanilla_gan_is_bce_on_logits():
+    assert math.isclose(float(gan_loss(torch.zeros(3, 1, 2, 2), True, "vanilla")), math.log(2), rel_tol=1e-6)
+
+
+def test_kl_is_summed_over_batch_and_dims():
+    mu, logvar = torch.zeros(4, 8), torch.zeros(4, 8)
+    assert kl_loss(mu, logvar) == 0
+    # KL(N(1, 1) || N(0, 1)) = 1/2 per dimension
+    assert math.isclose(float(kl_loss(torch.ones(4, 8), logvar)), 0.5 * 32, rel_tol=1e-6)
+
+
+def test_image_pool_history_and_state():
+    pool = ImagePool(3)
+    first = pool.query(torch.arange(3.0).view(3, 1, 1, 1))
+    assert torch.equal(first.flatten(), torch.tensor([0.0, 1, 2]))
+    torch.manual_seed(1)
+    out = pool.query(torch.full((8, 1, 1, 1), 9.0))
+    assert (out != 9).any(), "a full pool should hand back some older images"
+    fresh = ImagePool(3)
+    fresh.load_state_dict(pool.state_dict(), torch.device("cpu"))
+    assert all(torch.equal(a, b) for a, b in zip(pool.images, fresh.images))
+
+
+def test_paper_defaults():
+    b = model_config("bicyclegan")
+    assert (b.nz, b.lambda_l1, b.lambda_kl, b.lambda_z, b.gan_mode, b.n_scales) == (8, 10.0, 0.01, 0.5, "lsgan", 2)
+    assert model_config("pix2pix").lambda_l1 == 100.0
+    c = model_config("cyclegan")
+    assert (c.lambda_cyc, c.lambda_idt, c.pool_size, c.n_blocks) == (10.0, 0.5, 50, 9)
+    assert model_config("cyclegan", size=128).n_blocks == 6
+
+
+def test_config_round_trip_and_strictness():
+    cfg = model_config("cvaegan", size=64, ngf=16)
+    assert model_config_from_dict(to_dict(cfg)) == cfg
+    with pytest.raises(ConfigError, match="unknown BicycleGANConfig field"):
+        model_config("bicyclegan", lamda_l1=3.0)
+    with pytest.raises(ConfigError, match="should be int"):
+        from_dict(BicycleGANConfig, {"ngf": "64"})
+    with pytest.raises(ConfigError, match="unknown model"):
+        model_config("stylegan")
+    with pytest.raises(ConfigError, match="power of two"):
+        model_config("bicyclegan", size=100)

@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from i2i.networks import Encoder, MultiScaleDiscriminator, UNetGenerator, levels_for, patch_discriminator, resnet_generator
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+@pytest.mark.parametrize("where_add", ["input", "all"])
+def test_unet_shapes_and_z(size, where_add):
+    g = UNetGenerator(input_nc=1, output_nc=3, size=size, nz=8, ngf=8, where_add=where_add).eval()
+    a = torch.randn(2, 1, size, size)
+    z1, z2 = torch.randn(2, 8), torch.randn(2, 8)
+    y1, y2 = g(a, z1), g(a, z2)
+    assert y1.shape == (2, 3, size, size)
+    assert y1.abs().max() <= 1.0  # tanh output
+    assert (y1 - y2).abs().mean() > 1e-4, "z must change the output"
+
+
+def test_unet_without_z_is_pix2pix():
+    g = UNetGenerator(input_nc=3, output_nc=3, size=64, nz=0, ngf=8)
+    assert g(torch.randn(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+    with pytest.raises(ValueError, match="latent code"):
+        UNetGenerator(input_nc=3, output_nc=3, size=64, nz=8, ngf=8)(torch.randn(1, 3, 64, 64))
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+@pytest.mark.parametrize("kind", ["resnet", "conv"])
+def test_encoder_any_size(size, kind):
+    e = Encoder(input_nc=3, size=size, nz=8, nef=8, kind=kind)
+    mu, logvar = e(torch.randn(3, 3, size, size))
+    assert mu.shape == logvar.shape == (3, 8)
+
+
+@pytest.mark.parametrize("size,n_layers", [(64, 2), (128, 2), (256, 3)])
+def test_multiscale_discriminator(size, n_layers):
+    d = MultiScaleDiscriminator(input_nc=4, ndf=8, n_layers=n_layers, n_scales=2)
+    outs = d(torch.randn(2, 4, size, size))
+    assert len(outs) == 2
+    assert outs[0].shape[-1] > outs[1].shape[-1]  # the second scale sees a half-size image
+
+
+def test_patchgan_70_receptive_field_output():
+    # the 70x70 PatchGAN maps 256 px to a 30x30 grid of patch decisions (pix2pix/CycleGAN)
+    assert patch_discriminator(input_nc=3, ndf=8, n_layers=3)(torch.randn(1, 3, 256, 256)).shape == (1, 1, 30, 30)
+
+
+@pytest.mark.parametrize("size,blocks", [(64, 6), (128, 6)])
+def test_resnet_generator(size, blocks):
+    g = resnet_generator(input_nc=3, output_nc=3, ngf=8, n_blocks=blocks)
+    assert g(torch.randn(1, 3, size, size)).shape == (1, 3, size, size)
+
+
+def test_bad_size():
+    with pytest.raises(ValueError, match="power of two"):
+        levels_for(100)
