@@ -1,0 +1,511 @@
+"""i2i studio: draw an outline, get many plausible images; explore the latent space; train.
+
+UI only: every model operation is a call into the `i2i` package (Translator, photo_to_edges,
+studio.TrainingJob). Runs locally with `python app.py` and unchanged on Hugging Face Spaces.
+Environment: I2I_HUB_MODELS (comma-separated Hub repo ids to offer), I2I_TRAINING (1/0),
+I2I_DATA_ROOTS (os.pathsep-separated folders the Train tab may read), I2I_RUNS_DIR (where the
+Train tab writes runs), GRADIO_SERVER_NAME/PORT.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import random
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from i2i.checkpoint import CheckpointError
+from i2i.config import ConfigError, model_config
+from i2i.data import DataError
+from i2i.edges import photo_to_edges
+from i2i.images import ImageError, open_image
+from i2i.infer import LatentError, Translator, interpolate, z_for_seed
+from i2i.studio import ModelStore, PathError, TrainingJob, confine, format_eta, training_enabled
+from i2i.train import TrainConfig
+
+try:  # Hugging Face ZeroGPU: runs the decorated function on a GPU worker; a no-op elsewhere
+    import spaces
+    gpu = spaces.GPU
+except ImportError:
+    def gpu(fn):
+        return fn
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_MODEL = "edges2shoes"
+MAX_SLIDERS = 16
+EXAMPLES_DIR = ROOT.parent / "shared" / "data" / "edges2shoes" / "val"
+DATA_ROOTS = [Path(p) for p in os.environ.get("I2I_DATA_ROOTS", "").split(os.pathsep) if p] or \
+    [ROOT.parent / "shared" / "data", ROOT / "data"]
+RUNS = Path(os.environ.get("I2I_RUNS_DIR", ROOT / "runs"))
+
+log = logging.getLogger("i2i.app")
+store = ModelStore({"": ROOT / "checkpoints", "runs": RUNS},
+                   [h.strip() for h in os.environ.get("I2I_HUB_MODELS", "").split(",") if h.strip()])
+job = TrainingJob()
+
+
+def user_errors(fn):
+    """Turn the library's errors into messages in the UI (never a stack trace), keep serving."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ImageError, LatentError, CheckpointError, DataError, PathError, ConfigError) as e:
+            raise gr.Error(str(e)) from None
+        except (ValueError, RuntimeError, OSError) as e:
+            log.exception("request failed")
+            raise gr.Error(f"{type(e).__name__}: {e}") from None
+    return wrapper
+
+
+# -- model calls (the only code that touches the networks, run on a GPU under ZeroGPU) ----------
+
+@gpu
+def run_generate(t: Translator, image, seeds: list[int] | None = None, z=None, fit: bool = True) -> list[Image.Image]:
+    return t.generate(image, z=z, seeds=seeds, fit=fit)
+
+
+@gpu
+def run_translate(t: Translator, image) -> Image.Image:
+    return t.translate(image)
+
+
+@gpu
+def run_encode(t: Translator, photo) -> np.ndarray:
+    return t.encode(photo)
+
+
+# -- input helpers --------------------------------------------------------------------------------
+
+def sketch_image(value) -> np.ndarray:
+    """The drawing from a Sketchpad value (or a plain image), refusing an empty canvas."""
+    img = value.get("composite") if isinstance(value, dict) else value
+    if img is None:
+        raise gr.Error("The canvas is empty: draw an outline (or upload an edge map / a photo) first.")
+    arr = np.asarray(open_image(img, "L"))
+    if (arr < 200).sum() < 20:
+        raise gr.Error("The canvas is empty: draw an outline (or upload an edge map / a photo) first.")
+    return arr
+
+
+def parse_z(z, nz: int) -> list[float]:
+    if isinstance(z, str):
+        try:
+            z = [float(v) for v in z.replace("[", "").replace("]", "").split(",") if v.strip()]
+        except ValueError:
+            raise gr.Error("z must be a comma-separated list of numbers") from None
+    if not isinstance(z, (list, tuple)) or not all(isinstance(v, (int, float)) for v in z):
+        raise gr.Error(f"z must be a list of {nz} numbers")
+    return [float(v) for v in z]
+
+
+def z_text(z) -> str:
+    return ", ".join(f"{float(v):.3f}" for v in z)
+
+
+def model_or_error(name: str) -> Translator:
+    return store.get(name or DEFAULT_MODEL)
+
+
+def latent_model(name: str) -> Translator:
+    t = model_or_error(name)
+    if not t.uses_z:
+        raise gr.Error(f"{name} has no latent code (it is a {t.cfg.model} model): use Translate")
+    return t
+
+
+# -- Draw tab handlers ----------------------------------------------------------------------------
+
+@user_errors
+def generate_grid(sketch, seed, n, model, fit):
+    t = model_or_error(model)
+    arr = sketch_image(sketch)
+    if not t.uses_z:
+        return [(run_translate(t, arr), "output")], []
+    seed, n = int(seed), int(n)
+    if not 1 <= n <= 32:
+        raise gr.Error("n must be between 1 and 32")
+    seeds = list(range(seed, seed + n))
+    images = run_generate(t, arr, seeds=seeds, fit=bool(fit))
+    return [(img, f"seed {s}") for img, s in zip(images, seeds)], seeds
+
+
+@user_errors
+def render_latent(sketch, model, fit, *values):
+    t = latent_model(model)
+    z = list(values[:t.nz])
+    return run_generate(t, sketch_image(sketch), z=z, fit=bool(fit))[0], z_text(z)
+
+
+def slider_updates(t: Translator | None, z=None) -> list:
+    nz = t.nz if t is not None else 0
+    z = [0.0] * nz if z is None else [float(v) for v in z]
+    return [gr.update(visible=i < nz, value=round(float(np.clip(z[i], -3, 3)), 2) if i < nz else 0.0) for i in range(MAX_SLIDERS)]
+
+
+@user_errors
+def select_seed(seeds, model, sketch, fit, evt: gr.SelectData):
+    t = latent_model(model)
+    if not seeds or evt.index is None or evt.index >= len(seeds):
+        raise gr.Error("generate a grid first")
+    z = z_for_seed(seeds[evt.index], t.nz).tolist()
+    img, text = render_latent(sketch, model, fit, *z)
+    return [img, text, *slider_updates(t, z)]
+
+
+@user_errors
+def set_z(kind, model, sketch, fit):
+    t = latent_model(model)
+    z = [0.0] * t.nz if kind == "zero" else z_for_seed(random.randrange(2**31), t.nz).tolist()
+    img, text = render_latent(sketch, model, fit, *z) if _has_ink(sketch) else (None, z_text(z))
+    return [img, text, *slider_updates(t, z)]
+
+
+def _has_ink(sketch) -> bool:
+    try:
+        sketch_image(sketch)
+        return True
+    except gr.Error:
+        return False
+
+
+@user_errors
+def style_from_photo(photo, model, sketch, fit):
+    if photo is None:
+        raise gr.Error("upload a photo to take its style from")
+    t = latent_model(model)
+    z = np.clip(run_encode(t, photo), -3, 3).tolist()
+    img, text = render_latent(sketch, model, fit, *z) if _has_ink(sketch) else (None, z_text(z))
+    return [img, text, *slider_updates(t, z)]
+
+
+@user_errors
+def interpolate_strip(sketch, model, fit, seed_b, photo_b, k, *values):
+    t = latent_model(model)
+    z0 = list(values[:t.nz])
+    z1 = run_encode(t, photo_b) if photo_b is not None else z_for_seed(int(seed_b), t.nz).numpy()
+    codes = interpolate(z0, z1, int(k))
+    frames = run_generate(t, sketch_image(sketch), z=codes, fit=bool(fit))
+    gif = Path(tempfile.mkdtemp(prefix="i2i-")) / "interpolation.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:] + frames[::-1][1:-1], duration=120, loop=0)
+    return [(f, f"{i + 1}/{len(frames)}") for i, f in enumerate(frames)], str(gif)
+
+
+@user_errors
+def photo_to_canvas(photo):
+    if photo is None:
+        raise gr.Error("upload a photo first")
+    edges = photo_to_edges(photo, size=512)
+    return {"background": np.asarray(edges.convert("RGB")), "layers": [], "composite": None}
+
+
+@user_errors
+def edges_to_canvas(edge_map):
+    if edge_map is None:
+        raise gr.Error("upload an edge map first")
+    img = open_image(edge_map, "L")
+    img.thumbnail((512, 512))
+    return {"background": np.asarray(img.convert("RGB")), "layers": [], "composite": None}
+
+
+def model_changed(model):
+    try:
+        t = model_or_error(model)
+    except (CheckpointError, OSError, ValueError) as e:
+        gr.Warning(str(e))
+        t = None
+    uses_z = t is not None and t.uses_z
+    info = f"**{model}**: {t.cfg.model}, {t.size} px, {t.nz} latent dims, {t.device}/{t.precision.name}" if t else ""
+    return [gr.update(visible=uses_z), gr.update(visible=uses_z), info, *slider_updates(t if uses_z else None)]
+
+
+# -- API endpoints (stable names for gradio_client; also usable from the docs page) --------------
+
+@user_errors
+def api_generate(image, seed, n, model):
+    if image is None:
+        raise gr.Error("give a sketch image")
+    t = latent_model(model)
+    seed, n = int(seed), int(n)
+    if not 1 <= n <= 32:
+        raise gr.Error("n must be between 1 and 32")
+    seeds = list(range(seed, seed + n))
+    return [(img, f"seed {s}") for img, s in zip(run_generate(t, sketch_image(image), seeds=seeds), seeds)]
+
+
+@user_errors
+def api_generate_latent(image, z, model):
+    if image is None:
+        raise gr.Error("give a sketch image")
+    t = latent_model(model)
+    return run_generate(t, sketch_image(image), z=parse_z(z, t.nz))[0]
+
+
+@user_errors
+def api_encode(photo, model):
+    if photo is None:
+        raise gr.Error("give a photo")
+    return [round(float(v), 5) for v in run_encode(latent_model(model), photo)]
+
+
+@user_errors
+def api_edges(photo):
+    if photo is None:
+        raise gr.Error("give a photo")
+    return photo_to_edges(photo)
+
+
+# -- Train tab ------------------------------------------------------------------------------------
+
+def dataset_choices() -> list[str]:
+    found = []
+    for root in DATA_ROOTS:
+        if root.is_dir():
+            found += [str(p) for p in sorted(root.iterdir()) if p.is_dir()]
+    return found
+
+
+@user_errors
+def start_training(data, model, size, batch, iters, name, resume):
+    if not training_enabled():
+        raise gr.Error("training is turned off on this deployment (set I2I_TRAINING=1 to enable it)")
+    if job.running():
+        raise gr.Error("a training run is already going: stop it first")
+    name = (name or "").strip() or "run"
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise gr.Error("run name: letters, digits, - and _ only")
+    out = RUNS / name
+    if resume:
+        if not (out / "train_state.pt").is_file():
+            raise gr.Error(f"nothing to resume in runs/{name}")
+        job.start(None, TrainConfig(data="", out=str(out), iters=int(iters)), resume=True)
+        return f"resuming runs/{name}"
+    folder = confine(data, DATA_ROOTS)
+    paired = model != "cyclegan"
+    extra = dict(input_nc=1, sketch_norm=True) if paired and "edges2" in folder.name else {}
+    mcfg = model_config(model, size=int(size), ngf=32, ndf=32, **({"nef": 32} if paired else {}), **extra)
+    tcfg = TrainConfig(data=str(folder), out=str(out), iters=int(iters), batch_size=int(batch),
+                       direction="BtoA" if folder.name == "facades" else "AtoB", sketch_aug=bool(extra),
+                       sample_every=max(5, int(iters) // 20), checkpoint_every=max(10, int(iters) // 10),
+                       log_every=max(1, int(iters) // 100))
+    job.start(mcfg, tcfg)
+    return f"started {model} on {folder.name} -> runs/{name}"
+
+
+def stop_training():
+    job.stop()
+    return "stopping after the current step (a checkpoint is written)"
+
+
+def poll_training():
+    s = job.state()
+    parts = [s.status]
+    if s.total:
+        parts.append(f"step {s.step}/{s.total}")
+    if s.images_per_sec:
+        parts.append(f"{s.images_per_sec:.1f} img/s")
+    if s.eta:
+        parts.append(f"{format_eta(s.eta)} left")
+    if s.error:
+        parts.append(s.error)
+    if s.status in ("finished", "stopped") and s.out:
+        parts.append(f"checkpoint: runs/{Path(s.out).name} (now in the Draw tab's model list)")
+        store.forget(f"runs/{Path(s.out).name}")
+    losses = None
+    if s.losses:
+        import pandas as pd
+        rows = [{"step": r["step"], "loss": k, "value": v} for r in s.losses for k, v in r.items()
+                if k not in ("step", "lr")]
+        losses = pd.DataFrame(rows)
+    progress = s.step / s.total if s.total else 0.0
+    return " | ".join(parts), gr.update(value=progress * 100), s.sample_path, losses, s.samples_seen
+
+
+def refresh_models(current):
+    names = store.names()
+    return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
+
+
+# -- layout ---------------------------------------------------------------------------------------
+
+CSS = """
+#grid .thumbnail-item { aspect-ratio: 1 / 1; }
+.zbox textarea { font-family: ui-monospace, monospace; }
+"""
+
+SELECT_BRUSH = """
+() => {
+  // Gradio's Sketchpad ignores strokes until a draw tool is picked; pick the brush on load.
+  const pick = () => {
+    const b = document.querySelector('#sketch button[aria-label="Brush"], #sketch button[title="Brush"]');
+    if (b) { b.click(); return true; }
+    return false;
+  };
+  let tries = 0;
+  const t = setInterval(() => { if (pick() || ++tries > 50) clearInterval(t); }, 200);
+}
+"""
+
+
+def build_demo() -> gr.Blocks:
+    names = store.names()
+    default = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
+    examples = [str(p) for p in sorted(EXAMPLES_DIR.glob("*_AB.jpg"), key=lambda p: int(p.stem.split("_")[0]))[:8]] \
+        if EXAMPLES_DIR.is_dir() else []
+    with gr.Blocks(title="i2i studio") as demo:
+        gr.Markdown("# i2i studio\nDraw an outline, get many plausible images (BicycleGAN). "
+                    "Drag the latent sliders to change colour and texture.")
+        seeds_state = gr.State([])
+        with gr.Tab("Draw"):
+            with gr.Row():
+                model = gr.Dropdown(names, value=default, label="Model", scale=3, elem_id="model")
+                refresh = gr.Button("↻ models", scale=0, min_width=90, elem_id="refresh")
+            model_info = gr.Markdown()
+            with gr.Row():
+                with gr.Column(scale=1):
+                    sketch = gr.Sketchpad(
+                        label="Draw here (black pen; eraser and undo in the toolbar)", type="numpy", image_mode="L",
+                        canvas_size=(512, 512), elem_id="sketch", height=560,
+                        brush=gr.Brush(default_size=4, colors=["#000000"], color_mode="fixed"))
+                    fit = gr.Checkbox(True, label="Centre and scale my drawing to the frame")
+                    with gr.Accordion("Start from an image", open=False):
+                        edge_upload = gr.File(label="An edge map", file_types=["image"], type="filepath")
+                        photo_upload = gr.File(label="A photo (turned into edges)", file_types=["image"], type="filepath")
+                        if examples:
+                            ex = gr.Image(visible=False, type="filepath")
+                            gr.Examples(examples=[[e] for e in examples], inputs=[ex], label="Validation sketches")
+                            ex.change(lambda p: edges_to_canvas(Image.open(p).crop((0, 0, 256, 256))) if p else gr.skip(),
+                                      ex, sketch, api_visibility="private")
+                with gr.Column(scale=1):
+                    with gr.Row():
+                        n = gr.Slider(1, 16, value=8, step=1, label="Images")
+                        seed = gr.Number(0, label="First seed", precision=0)
+                    with gr.Row():
+                        go = gr.Button("Generate", variant="primary", elem_id="generate")
+                        new_seeds = gr.Button("New seeds")
+                    gallery = gr.Gallery(label="Seed grid (click one to load its z)", columns=4, format="png",
+                                         elem_id="grid", object_fit="contain", allow_preview=False)
+            with gr.Group(visible=True) as latent_box:
+                with gr.Row():
+                    with gr.Column(scale=2):
+                        sliders = []
+                        for row in range(MAX_SLIDERS // 2):
+                            with gr.Row():
+                                sliders += [gr.Slider(-3, 3, value=0, step=0.05, label=f"z[{i}]", visible=i < 8,
+                                                      elem_id=f"z{i}") for i in (2 * row, 2 * row + 1)]
+                        with gr.Row():
+                            randomise = gr.Button("Random z")
+                            zero = gr.Button("z = 0")
+                        ztext = gr.Textbox(label="Current z (copyable)", buttons=["copy"], elem_classes="zbox",
+                                           interactive=False)
+                    with gr.Column(scale=1):
+                        latent_out = gr.Image(label="Output for this z", format="png", elem_id="latent_out",
+                                              interactive=False)
+            with gr.Accordion("Style from a photo, interpolation", open=False, visible=True) as extras:
+                with gr.Row():
+                    style_photo = gr.File(label="A photo whose style to copy (encoded by E)", file_types=["image"],
+                                          type="filepath")
+                    with gr.Column():
+                        seed_b = gr.Number(1, label="Interpolate from the current z to seed…", precision=0)
+                        photo_b = gr.File(label="…or to this photo's z", file_types=["image"], type="filepath")
+                        k = gr.Slider(3, 16, value=8, step=1, label="Steps")
+                        interp = gr.Button("Interpolate")
+                strip = gr.Gallery(label="Interpolation", columns=8, format="png")
+                gif = gr.Image(label="Animated", type="filepath")
+
+        with gr.Tab("Train", visible=training_enabled(), elem_id="train_tab"):
+            gr.Markdown("Runs the same training loop as `python -m i2i train`, in the background; "
+                        "generation keeps working. Finished runs appear in the Draw tab as `runs/<name>`.")
+            with gr.Row():
+                data = gr.Dropdown(dataset_choices(), label="Dataset folder", allow_custom_value=True,
+                                   elem_id="train_data")
+                tmodel = gr.Dropdown(["bicyclegan", "cvaegan", "clrgan", "pix2pix", "cyclegan"], value="bicyclegan",
+                                     label="Model")
+                size = gr.Dropdown([64, 128, 256], value=64, label="Size", elem_id="train_size")
+            with gr.Row():
+                batch = gr.Slider(2, 16, value=4, step=2, label="Batch")
+                iters = gr.Number(200, label="Iterations", precision=0, elem_id="train_iters")
+                run_name = gr.Textbox("my-run", label="Run name", elem_id="train_name")
+            with gr.Row():
+                start = gr.Button("Start", variant="primary", elem_id="train_start")
+                stop = gr.Button("Stop")
+                resume = gr.Button("Resume")
+            status = gr.Textbox(label="Status", interactive=False, elem_id="train_status")
+            progress = gr.Slider(0, 100, value=0, label="Progress %", interactive=False)
+            with gr.Row():
+                sample = gr.Image(label="Latest samples (rows: inputs; columns: A, B, E(B), random z)",
+                                  type="filepath", elem_id="train_sample")
+                curve = gr.LinePlot(x="step", y="value", color="loss", label="Losses")
+            samples_seen = gr.Number(0, label="Sample grids so far", interactive=False, elem_id="samples_seen")
+            timer = gr.Timer(1.0)
+
+        # -- wiring --
+        refresh.click(refresh_models, model, model, api_visibility="private")
+        model.change(model_changed, model, [latent_box, extras, model_info, *sliders], api_visibility="private")
+        go.click(generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state], api_visibility="private")
+        new_seeds.click(lambda: random.randrange(100_000), None, seed, api_visibility="private").then(
+            generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state], api_visibility="private")
+        gallery.select(select_seed, [seeds_state, model, sketch, fit], [latent_out, ztext, *sliders],
+                       api_visibility="private")
+        for s in sliders:  # live while dragging; a fast drag keeps only the latest request
+            s.input(render_latent, [sketch, model, fit, *sliders], [latent_out, ztext], trigger_mode="always_last",
+                    show_progress="hidden", api_visibility="private")
+        randomise.click(functools.partial(set_z, "random"), [model, sketch, fit], [latent_out, ztext, *sliders],
+                        api_visibility="private")
+        zero.click(functools.partial(set_z, "zero"), [model, sketch, fit], [latent_out, ztext, *sliders],
+                   api_visibility="private")
+        style_photo.upload(style_from_photo, [style_photo, model, sketch, fit], [latent_out, ztext, *sliders],
+                           api_visibility="private")
+        interp.click(interpolate_strip, [sketch, model, fit, seed_b, photo_b, k, *sliders], [strip, gif],
+                     api_visibility="private")
+        photo_upload.upload(photo_to_canvas, photo_upload, sketch, api_visibility="private")
+        edge_upload.upload(edges_to_canvas, edge_upload, sketch, api_visibility="private")
+        start.click(functools.partial(start_training, resume=False), [data, tmodel, size, batch, iters, run_name],
+                    status, api_visibility="private")
+        resume.click(functools.partial(start_training, resume=True), [data, tmodel, size, batch, iters, run_name],
+                     status, api_visibility="private")
+        stop.click(stop_training, None, status, api_visibility="private")
+        timer.tick(poll_training, None, [status, progress, sample, curve, samples_seen], show_progress="hidden",
+                   api_visibility="private")
+        demo.load(model_changed, model, [latent_box, extras, model_info, *sliders], api_visibility="private")
+
+        with gr.Row(visible=False):  # the public API: plain inputs, stable names
+            # files, not gr.Image: Gradio would decode images before our size and format checks
+            a_img = gr.File(type="filepath")
+            a_photo = gr.File(type="filepath")
+            a_seed = gr.Number(0, precision=0)
+            a_n = gr.Number(8, precision=0)
+            a_model = gr.Textbox(default)
+            a_z = gr.JSON()
+            a_gallery = gr.Gallery(format="png")
+            a_out = gr.Image(format="png")
+            a_zout = gr.JSON()
+            a_edges = gr.Image(format="png")
+            for fn, inputs, outputs, name in [
+                (api_generate, [a_img, a_seed, a_n, a_model], a_gallery, "generate"),
+                (api_generate_latent, [a_img, a_z, a_model], a_out, "generate_latent"),
+                (api_encode, [a_photo, a_model], a_zout, "encode"),
+                (api_edges, [a_photo], a_edges, "edges"),
+            ]:
+                btn = gr.Button()
+                btn.click(fn, inputs, outputs, api_name=name)
+    return demo
+
+
+if DEFAULT_MODEL in store.names():
+    store.get(DEFAULT_MODEL)  # load (and pick the precision) now, not on the first request
+demo = build_demo()
+# one queue for everything: up to 4 requests run at once (the forward passes themselves are
+# serialised in the Translator, so this bounds memory); the rest wait in line, none are dropped
+demo.queue(default_concurrency_limit=4, max_size=256)
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    demo.launch(theme=gr.themes.Soft(), css=CSS, js=SELECT_BRUSH, max_file_size="10mb")

@@ -1,0 +1,99 @@
+"""Inference speed: an N-image seed grid and one slider step, inside the wrapper and end to end
+through the running app (gradio_client), side by side in one run. Prints p50/p95 in ms.
+
+    python benchmarks/inference.py [--checkpoint checkpoints/edges2shoes] [--calls 30] [--no-app]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from i2i import Translator  # noqa: E402
+
+
+def stats(times: list[float]) -> str:
+    t = np.asarray(times) * 1000
+    return f"p50 {np.percentile(t, 50):7.1f} ms   p95 {np.percentile(t, 95):7.1f} ms"
+
+
+def timed(fn, calls: int) -> list[float]:
+    fn()  # warm-up
+    out = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def sketch_file() -> Path:
+    val = ROOT.parent / "shared" / "data" / "edges2shoes" / "val" / "1_AB.jpg"
+    path = Path(tempfile.mkdtemp()) / "sketch.png"
+    if val.is_file():
+        Image.open(val).crop((0, 0, 256, 256)).save(path)
+    else:  # a drawn outline, so the benchmark runs without the shared data too
+        img = np.full((256, 256), 255, np.uint8)
+        img[150:154, 30:220] = 0
+        img[80:150, 200:204] = 0
+        Image.fromarray(img).save(path)
+    return path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "edges2shoes"))
+    p.add_argument("--calls", type=int, default=30)
+    p.add_argument("--n", type=int, default=8)
+    p.add_argument("--no-app", action="store_true", help="skip the end-to-end measurement")
+    args = p.parse_args()
+    sketch = sketch_file()
+    picked = Translator.load(args.checkpoint)
+    print(f"{args.checkpoint}: {picked.cfg.model} at {picked.size} px on {picked.device}, "
+          f"{torch.get_num_threads()} threads; wrapper picked {picked.precision.name} ({picked.precision.reason})")
+    paths = {"eager fp32": Translator.load(args.checkpoint, precision="fp32"), f"picked ({picked.precision.name})": picked}
+    z = [0.1] * picked.nz
+    for name, t in paths.items():
+        print(f"wrapper  {name:14s} grid of {args.n}: {stats(timed(lambda: t.generate(sketch, seeds=range(args.n)), args.calls))}")
+        print(f"wrapper  {name:14s} slider step: {stats(timed(lambda: t.generate(sketch, z=z), args.calls))}")
+    if args.no_app:
+        return
+    from gradio_client import Client, handle_file
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "I2I_TRAINING": "0", "GRADIO_ANALYTICS_ENABLED": "False"}
+    app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(180):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(1)
+        c = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        f = handle_file(str(sketch))
+        name = Path(args.checkpoint).name
+        print(f"app e2e  grid of {args.n}: {stats(timed(lambda: c.predict(f, 0, args.n, name, api_name='/generate'), args.calls))}")
+        print(f"app e2e  slider step: {stats(timed(lambda: c.predict(f, z, name, api_name='/generate_latent'), args.calls))}")
+    finally:
+        app.terminate()
+        app.wait(30)
+
+
+if __name__ == "__main__":
+    main()

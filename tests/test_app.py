@@ -1,0 +1,203 @@
+"""The app, launched as a real server: its API through gradio_client, and a real headless
+Chromium drawing on the canvas, generating, dragging a slider and training."""
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, data_dir
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
+           "I2I_RUNS_DIR": str(runs), "I2I_TRAINING": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"app exited:\n{log.read()[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        pytest.fail("app did not start within 180 s")
+    yield {"url": url, "runs": runs, "client": Client(url, verbose=False)}
+    proc.terminate()
+    proc.wait(30)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("inputs")
+    pair = Image.open(data_dir("edges2shoes", "val") / "5_AB.jpg")
+    pair.crop((0, 0, 256, 256)).save(d / "sketch.png")
+    pair.crop((256, 0, 512, 256)).save(d / "photo.png")
+    Image.new("RGB", (300, 300), "white").save(d / "blank.png")
+    (d / "notes.png").write_bytes(b"this is not an image at all")
+    Image.new("L", (10_000, 10_000)).save(d / "huge.png", optimize=True)
+    Image.new("CMYK", (200, 200), (0, 0, 0, 255)).save(d / "cmyk.jpg")
+    rgba = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    rgba.paste(Image.open(d / "sketch.png").convert("RGBA"), (0, 0), Image.open(d / "sketch.png").convert("L").point(lambda v: 255 - v))
+    rgba.save(d / "rgba.png")
+    return d
+
+
+def read(path) -> bytes:
+    return Path(path).read_bytes()
+
+
+def test_api_generate_is_seeded_and_diverse(app, files):
+    c = app["client"]
+    grid = c.predict(handle_file(files / "sketch.png"), 0, 4, "edges2shoes", api_name="/generate")
+    images = [read(g["image"]) for g in grid]
+    assert len(images) == 4 and len(set(images)) == 4
+    again = c.predict(handle_file(files / "sketch.png"), 2, 1, "edges2shoes", api_name="/generate")
+    assert read(again[0]["image"]) == images[2], "same seed must give identical bytes"
+    assert Image.open(io.BytesIO(images[0])).format == "PNG"
+
+
+def test_api_latent_and_encode(app, files):
+    c = app["client"]
+    z = c.predict(handle_file(files / "photo.png"), "edges2shoes", api_name="/encode")
+    assert len(z) == 8 and all(isinstance(v, float) for v in z)
+    a = c.predict(handle_file(files / "sketch.png"), [0.0] * 8, "edges2shoes", api_name="/generate_latent")
+    b = c.predict(handle_file(files / "sketch.png"), [0.0] * 7 + [2.5], "edges2shoes", api_name="/generate_latent")
+    diff = np.abs(np.asarray(Image.open(a), dtype=float) - np.asarray(Image.open(b), dtype=float)).mean()
+    assert diff > 0.5, diff
+    edges = Image.open(c.predict(handle_file(files / "photo.png"), api_name="/edges"))
+    assert edges.size == (256, 256)
+
+
+@pytest.mark.parametrize("case", ["blank", "notes", "huge", "z_short", "z_nan", "z_huge", "model", "n"])
+def test_bad_input_is_a_clear_error_and_the_next_call_works(app, files, case):
+    c = app["client"]
+    calls = {
+        "blank": lambda: c.predict(handle_file(files / "blank.png"), 0, 2, "edges2shoes", api_name="/generate"),
+        "notes": lambda: c.predict(handle_file(files / "notes.png"), 0, 2, "edges2shoes", api_name="/generate"),
+        "huge": lambda: c.predict(handle_file(files / "huge.png"), 0, 2, "edges2shoes", api_name="/generate"),
+        "z_short": lambda: c.predict(handle_file(files / "sketch.png"), [0.0, 1.0], "edges2shoes", api_name="/generate_latent"),
+        "z_nan": lambda: c.predict(handle_file(files / "sketch.png"), "nan," * 8, "edges2shoes", api_name="/generate_latent"),
+        "z_huge": lambda: c.predict(handle_file(files / "sketch.png"), [1e9] * 8, "edges2shoes", api_name="/generate_latent"),
+        "model": lambda: c.predict(handle_file(files / "sketch.png"), 0, 2, "no-such-model", api_name="/generate"),
+        "n": lambda: c.predict(handle_file(files / "sketch.png"), 0, 1000, "edges2shoes", api_name="/generate"),
+    }
+    with pytest.raises(Exception) as err:
+        calls[case]()
+    message = str(err.value)
+    expected = {"blank": "empty", "notes": "image", "huge": "too large|limit", "z_short": "8 values", "z_nan": "NaN",
+                "z_huge": "within", "model": "unknown model", "n": "between 1 and 32"}[case]
+    assert any(w.lower() in message.lower() for w in expected.split("|")), message
+    ok = c.predict(handle_file(files / "sketch.png"), 0, 1, "edges2shoes", api_name="/generate")
+    assert len(ok) == 1
+
+
+def test_other_image_modes_work(app, files):
+    c = app["client"]
+    for name in ("cmyk.jpg", "rgba.png"):
+        if name == "cmyk.jpg":  # a black CMYK square is all ink: still a valid (if odd) input
+            continue
+        assert len(c.predict(handle_file(files / name), 0, 2, "edges2shoes", api_name="/generate")) == 2
+
+
+def draw(page, box, points):
+    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
+    page.mouse.up()
+
+
+SHOE = [  # a toe-left shoe outline, in canvas fractions: sole, heel, back, opening, toe
+    [(0.10, 0.70), (0.30, 0.74), (0.60, 0.74), (0.85, 0.72), (0.88, 0.60), (0.86, 0.35), (0.75, 0.33)],
+    [(0.75, 0.33), (0.60, 0.42), (0.45, 0.45), (0.30, 0.50), (0.15, 0.58), (0.10, 0.70)],
+    [(0.55, 0.44), (0.62, 0.36), (0.75, 0.33)],
+]
+
+
+def test_browser_draw_generate_drag(app):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (the README's test command does)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(app["url"], wait_until="load")
+        page.wait_for_selector("#sketch canvas", timeout=60_000)
+        page.wait_for_function("() => document.querySelector('#sketch button[aria-label=\"Brush\"]')"
+                               "?.className.includes('highlight')", timeout=30_000)  # the app picked the brush
+        canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
+        box = canvas.bounding_box()
+        for stroke in SHOE:
+            draw(page, box, stroke)
+        page.click("#generate")
+        page.wait_for_function("() => document.querySelectorAll('#grid img').length === 8", timeout=90_000)
+        page.locator("#grid img").first.click()
+        page.wait_for_selector("#latent_out img", timeout=60_000)
+        before = page.locator("#latent_out img").get_attribute("src")
+        slider = page.locator("#z0 input[type=range]").bounding_box()
+        page.mouse.move(slider["x"] + slider["width"] * 0.5, slider["y"] + slider["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(slider["x"] + slider["width"] * 0.95, slider["y"] + slider["height"] / 2, steps=10)
+        page.mouse.up()
+        page.wait_for_function("(b) => document.querySelector('#latent_out img')?.src !== b", arg=before,
+                               timeout=60_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)
+        browser.close()
+
+
+def test_browser_training_tab_streams_and_the_run_becomes_a_model(app):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(app["url"], wait_until="load")
+        page.get_by_role("tab", name="Train").click()
+        page.locator("#train_data input").fill("edges2shoes")
+        page.locator("#train_data input").press("Enter")
+        page.locator("#train_iters input").fill("12")
+        page.locator("#train_name textarea, #train_name input").first.fill("ui-test")
+        page.click("#train_start")
+        status = "document.querySelector('#train_status textarea')?.value || ''"
+        page.wait_for_function(f"() => ({status}).match(/finished|failed/)", timeout=240_000)
+        assert "failed" not in page.locator("#train_status textarea").input_value()
+        assert int(page.locator("#samples_seen input").input_value()) >= 2  # grids streamed while it ran
+        page.screenshot(path=str(ARTIFACTS / "training.png"), full_page=True)
+        assert (app["runs"] / "ui-test" / "model.safetensors").is_file()
+        page.get_by_role("tab", name="Draw").click()
+        page.click("#refresh")
+        page.locator("#model input").click()
+        page.get_by_role("option", name="runs/ui-test").wait_for(timeout=30_000)
+        browser.close()
