@@ -1,4 +1,4 @@
-"""Command line: python -m i2i {train, generate, encode, evaluate, edges, export} --help"""
+"""Command line: python -m i2i {train, generate, encode, evaluate, edges, sheet, export} --help"""
 from __future__ import annotations
 
 import argparse
@@ -146,6 +146,29 @@ def cmd_edges(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sheet(args: argparse.Namespace) -> int:
+    """A sample sheet: one row per input (input, then one output per seed, then the real B)."""
+    from PIL import Image
+
+    from .data import list_images
+    from .images import grid, open_image
+    from .infer import Translator
+
+    t = Translator.load(args.checkpoint)
+    rows = []
+    for f in list_images(Path(args.data))[:args.rows]:
+        img = open_image(f, "RGB")
+        w, h = img.size
+        pair = w >= 2 * h - 2
+        sketch = img.crop((0, 0, w // 2, h)) if pair else img
+        outs = t.generate(sketch, seeds=range(args.seeds), fit=args.fit) if t.uses_z else [t.translate(sketch)]
+        rows.append([sketch, *outs] + ([img.crop((w // 2, 0, w, h))] if pair else []))
+    sheet = grid(rows, cell=args.cell)
+    sheet.save(args.out)
+    print(f"wrote {args.out} ({len(rows)} rows)")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """A run folder (or release) -> a slim release, optionally in fp16."""
     import torch
@@ -216,6 +239,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--size", type=int, default=256, help="output size (square)")
     d.add_argument("--pairs", action="store_true", help="write edges|photo pairs for training")
     d.set_defaults(func=cmd_edges)
+
+    h = sub.add_parser("sheet", help="a sample sheet: rows of inputs x columns of seeds",
+                       description="Rows: the first --rows images of --data (A|B pairs or plain sketches); "
+                                   "columns: the input, --seeds outputs (seeds 0, 1, ...), and the real B.")
+    h.add_argument("--checkpoint", default="checkpoints/edges2shoes")
+    h.add_argument("--data", required=True, help="folder of A|B pairs or of sketches")
+    h.add_argument("--out", default="samples.png")
+    h.add_argument("--rows", type=int, default=6)
+    h.add_argument("--seeds", type=int, default=6)
+    h.add_argument("--cell", type=int, default=128, help="pixels per image in the sheet")
+    h.add_argument("--fit", action="store_true", help="centre and scale drawings to the frame")
+    h.set_defaults(func=cmd_sheet)
 
     x = sub.add_parser("export", help="make a slim release (config.json + model.safetensors) from a run")
     x.add_argument("run", help="run folder or release")

@@ -201,3 +201,12 @@ def test_browser_training_tab_streams_and_the_run_becomes_a_model(app):
         page.locator("#model input").click()
         page.get_by_role("option", name="runs/ui-test").wait_for(timeout=30_000)
         browser.close()
+
+
+def test_reduced_load_has_no_errors(app):
+    """The full load (50 clients) is `python benchmarks/load.py`; here a reduced one on the same app."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from load import load
+    result = load(app["url"], clients=6, requests=4, time_limit=240, n=4)
+    assert result["errors"] == 0, result["first_errors"]
+    assert result["requests"] == 24

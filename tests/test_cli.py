@@ -17,7 +17,7 @@ def cli(*args, check=True):
     return out
 
 
-@pytest.mark.parametrize("command", ["train", "generate", "encode", "evaluate", "edges", "export"])
+@pytest.mark.parametrize("command", ["train", "generate", "encode", "evaluate", "edges", "sheet", "export"])
 def test_help(command):
     assert "usage" in cli(command, "--help").stdout
 
@@ -37,6 +37,8 @@ def test_train_generate_encode_evaluate_export(tmp_path, shoes):
     assert len(z) == 8
     metrics = json.loads(cli("evaluate", "--checkpoint", run, "--data", shoes / "val", "--limit", 3, "--n-z", 3).stdout)
     assert {"recon_l1", "diversity", "fidelity"} <= set(metrics)
+    cli("sheet", "--checkpoint", run, "--data", shoes / "val", "--rows", 2, "--seeds", 3, "--out", tmp_path / "s.png")
+    assert Image.open(tmp_path / "s.png").size[0] > 5 * 128
     cli("export", run, tmp_path / "slim", "--half")
     assert (tmp_path / "slim" / "config.json").is_file()
 

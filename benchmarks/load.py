@@ -1,0 +1,116 @@
+"""Load: many concurrent gradio_client clients against a local app (127.0.0.1 only), each making
+a bounded number of grid and slider requests within a time limit. Prints requests done, errors
+and p50/p95/p99 latency, for several client counts side by side.
+
+    python benchmarks/load.py --clients 1 10 50 --requests 10
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def running_app():
+    """The app on a free loopback port, stopped afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "I2I_TRAINING": "0",
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(180):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("the app exited during start-up")
+                time.sleep(1)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def sketch_file() -> str:
+    img = np.full((256, 256), 255, np.uint8)
+    img[170:174, 20:236] = 0
+    img[60:174, 200:204] = 0
+    img[60:64, 120:204] = 0
+    img[64:170, 20:24] = 0
+    path = Path(tempfile.mkdtemp()) / "sketch.png"
+    Image.fromarray(img).save(path)
+    return str(path)
+
+
+def load(url: str, clients: int, requests: int, time_limit: float, n: int = 8) -> dict:
+    """Each client alternates grid and slider requests; returns counts and latencies (seconds)."""
+    from gradio_client import Client, handle_file
+
+    sketch = handle_file(sketch_file())
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.time() + time_limit
+
+    def client(i: int) -> None:
+        c = Client(url, verbose=False)
+        for r in range(requests):
+            if time.time() > deadline:
+                return
+            t0 = time.perf_counter()
+            try:
+                if r % 2 == 0:
+                    c.predict(sketch, i * 100 + r, n, "edges2shoes", api_name="/generate")
+                else:
+                    c.predict(sketch, [((i + r) % 7 - 3) / 2] * 8, "edges2shoes", api_name="/generate_latent")
+                with lock:
+                    latencies.append(time.perf_counter() - t0)
+            except Exception as e:  # counted and reported, never raised
+                with lock:
+                    errors.append(f"{type(e).__name__}: {str(e)[:120]}")
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(max(0.0, deadline - time.time()) + 60)
+    lat = np.asarray(latencies) * 1000 if latencies else np.zeros(1)
+    return {"clients": clients, "requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
+            "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
+            "p99_ms": float(np.percentile(lat, 99)), "wall_s": time.time() - t0}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
+    p.add_argument("--requests", type=int, default=10, help="requests per client (half grids, half slider steps)")
+    p.add_argument("--time-limit", type=float, default=600, help="seconds per client count")
+    args = p.parse_args()
+    with running_app() as url:
+        for k in args.clients:
+            r = load(url, k, args.requests, args.time_limit)
+            print(f"{r['clients']:3d} clients: {r['requests']:4d} done, {r['errors']} errors, p50 {r['p50_ms']:7.0f} ms,"
+                  f" p95 {r['p95_ms']:7.0f} ms, p99 {r['p99_ms']:7.0f} ms, {r['wall_s']:.0f} s"
+                  + (f"  {r['first_errors']}" if r["errors"] else ""), flush=True)
+
+
+if __name__ == "__main__":
+    main()
