@@ -6,9 +6,6 @@ through the running app (gradio_client), side by side in one run. Prints p50/p95
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +17,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from i2i import Translator  # noqa: E402
 
@@ -72,28 +70,14 @@ def main() -> None:
         return
     from gradio_client import Client, handle_file
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "I2I_TRAINING": "0", "GRADIO_ANALYTICS_ENABLED": "False"}
-    app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(180):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(1)
-        c = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    from load import running_app
+
+    with running_app() as url:
+        c = Client(url, verbose=False)
         f = handle_file(str(sketch))
         name = Path(args.checkpoint).name
         print(f"app e2e  grid of {args.n}: {stats(timed(lambda: c.predict(f, 0, args.n, name, api_name='/generate'), args.calls))}")
         print(f"app e2e  slider step: {stats(timed(lambda: c.predict(f, z, name, api_name='/generate_latent'), args.calls))}")
-    finally:
-        app.terminate()
-        app.wait(30)
-
 
 if __name__ == "__main__":
     main()

@@ -24,15 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def running_app():
-    """The app on a free loopback port, stopped afterwards."""
+def running_app(env: dict[str, str] | None = None, log=subprocess.DEVNULL):
+    """`python app.py` on a free loopback port (127.0.0.1 only); yields its URL, then stops it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "I2I_TRAINING": "0",
-           "GRADIO_ANALYTICS_ENABLED": "False"}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+           "GRADIO_ANALYTICS_ENABLED": "False", **(env or {})}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         for _ in range(180):
             try:
@@ -40,8 +39,10 @@ def running_app():
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError("the app exited during start-up")
+                    raise RuntimeError(f"the app exited during start-up (code {proc.returncode})") from None
                 time.sleep(1)
+        else:
+            raise RuntimeError("the app did not start within 180 s")
         yield f"http://127.0.0.1:{port}/"
     finally:
         proc.terminate()

@@ -148,7 +148,6 @@ def cmd_edges(args: argparse.Namespace) -> int:
 
 def cmd_sheet(args: argparse.Namespace) -> int:
     """A sample sheet: one row per input (input, then one output per seed, then the real B)."""
-    from PIL import Image
 
     from .data import list_images
     from .images import grid, open_image

@@ -3,11 +3,7 @@ Chromium drawing on the canvas, generating, dragging a slider and training."""
 from __future__ import annotations
 
 import io
-import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +11,9 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, data_dir
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from load import load, running_app  # noqa: E402
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -25,36 +24,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    port = free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1",
-           "I2I_RUNS_DIR": str(runs), "I2I_TRAINING": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"app exited:\n{log.read()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(1)
-    else:
-        pytest.fail("app did not start within 180 s")
-    yield {"url": url, "runs": runs, "client": Client(url, verbose=False)}
-    proc.terminate()
-    proc.wait(30)
+    try:
+        with running_app({"I2I_RUNS_DIR": str(runs), "I2I_TRAINING": "1"}, log=log) as url:
+            yield {"url": url, "runs": runs, "client": Client(url, verbose=False)}
+    except RuntimeError as e:
+        log.seek(0)
+        pytest.fail(f"{e}:\n{log.read()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -205,8 +184,6 @@ def test_browser_training_tab_streams_and_the_run_becomes_a_model(app):
 
 def test_reduced_load_has_no_errors(app):
     """The full load (50 clients) is `python benchmarks/load.py`; here a reduced one on the same app."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from load import load
     result = load(app["url"], clients=6, requests=4, time_limit=240, n=4)
     assert result["errors"] == 0, result["first_errors"]
     assert result["requests"] == 24

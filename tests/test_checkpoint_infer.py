@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i.checkpoint import CheckpointError, load_release, save_release
+from i2i.checkpoint import CheckpointError, save_release
 from i2i.config import model_config
 from i2i.infer import LatentError, Translator, interpolate, z_for_seed
 from i2i.models import build_inference_modules

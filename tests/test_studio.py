@@ -1,5 +1,4 @@
 """UI-free services of the app: dataset paths confined to allowed roots, the model store, the job."""
-import os
 
 import pytest
 
