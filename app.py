@@ -282,19 +282,21 @@ def start_training(data, model, size, batch, iters, name, resume):
     if not name.replace("-", "").replace("_", "").isalnum():
         raise gr.Error("run name: letters, digits, - and _ only")
     out = RUNS / name
+    iters = int(iters)
+    # the tab streams ~20 grids and keeps ~10 checkpoints per run, whatever its length
+    cadence = dict(sample_every=max(5, iters // 20), checkpoint_every=max(10, iters // 10),
+                   log_every=max(1, iters // 100))
     if resume:
         if not (out / "train_state.pt").is_file():
             raise gr.Error(f"nothing to resume in runs/{name}")
-        job.start(None, TrainConfig(data="", out=str(out), iters=int(iters)), resume=True)
+        job.start(None, TrainConfig(data="", out=str(out), iters=iters, **cadence), resume=True)
         return f"resuming runs/{name}"
     folder = confine(data, DATA_ROOTS)
     paired = model != "cyclegan"
     extra = dict(input_nc=1, sketch_norm=True) if paired and "edges2" in folder.name else {}
     mcfg = model_config(model, size=int(size), ngf=32, ndf=32, **({"nef": 32} if paired else {}), **extra)
-    tcfg = TrainConfig(data=str(folder), out=str(out), iters=int(iters), batch_size=int(batch),
-                       direction="BtoA" if folder.name == "facades" else "AtoB", sketch_aug=bool(extra),
-                       sample_every=max(5, int(iters) // 20), checkpoint_every=max(10, int(iters) // 10),
-                       log_every=max(1, int(iters) // 100))
+    tcfg = TrainConfig(data=str(folder), out=str(out), iters=iters, batch_size=int(batch),
+                       direction="BtoA" if folder.name == "facades" else "AtoB", sketch_aug=bool(extra), **cadence)
     job.start(mcfg, tcfg)
     return f"started {model} on {folder.name} -> runs/{name}"
 
@@ -373,7 +375,7 @@ def build_demo() -> gr.Blocks:
                     sketch = gr.Sketchpad(
                         label="Draw here (black pen; eraser and undo in the toolbar)", type="numpy", image_mode="L",
                         canvas_size=(512, 512), elem_id="sketch", height=560,
-                        brush=gr.Brush(default_size=4, colors=["#000000"], color_mode="fixed"))
+                        brush=gr.Brush(default_size=2, colors=["#000000"], color_mode="fixed"))  # a radius: 4 px lines, HED-like
                     fit = gr.Checkbox(True, label="Centre and scale my drawing to the frame")
                     with gr.Accordion("Start from an image", open=False):
                         edge_upload = gr.File(label="An edge map", file_types=["image"], type="filepath")

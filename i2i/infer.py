@@ -88,7 +88,8 @@ class Translator:
         self.G = modules["G"].to(device).eval()
         self.E = modules["E"].to(device).eval() if "E" in modules else None
         self.F = modules["F"].to(device).eval() if "F" in modules else None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # forward passes
+        self._cache_lock = threading.Lock()  # the prepared-input cache, shared by request threads
         self._inputs: OrderedDict[str, torch.Tensor] = OrderedDict()  # prepared-input cache (slider drags)
         self.precision = self._choose_precision(precision)
         log.info("i2i: %s on %s, %s (%s)", cfg.model, device, self.precision.name, self.precision.reason)
@@ -153,19 +154,21 @@ class Translator:
         mode = "L" if self.cfg.input_nc == 1 else "RGB"
         img = open_image(image, mode)
         key = hashlib.blake2b(img.tobytes() + bytes([fit]) + str(img.size).encode(), digest_size=16).hexdigest()
-        cached = self._inputs.get(key)
-        if cached is not None:
-            self._inputs.move_to_end(key)
-            return cached
+        with self._cache_lock:
+            cached = self._inputs.get(key)
+            if cached is not None:
+                self._inputs.move_to_end(key)
+                return cached
         if fit:
             img = fit_sketch(img)
         img = img.resize((self.size, self.size), Image.BILINEAR if self.cfg.sketch_norm else Image.BICUBIC)
         x = to_tensor(img, self.cfg.input_nc)[None]
         if self.cfg.sketch_norm:
             x = normalize_sketch((x + 1) / 2, width=stroke_width_for(self.size)) * 2 - 1
-        self._inputs[key] = x
-        if len(self._inputs) > 16:
-            self._inputs.popitem(last=False)
+        with self._cache_lock:
+            self._inputs[key] = x
+            if len(self._inputs) > 16:
+                self._inputs.popitem(last=False)
         return x
 
     def latents(self, z=None, seeds: Sequence[int] | None = None, n: int = 8) -> torch.Tensor:
