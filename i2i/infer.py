@@ -145,8 +145,8 @@ class Translator:
         diff = float((outs["fp32"] - outs["bf16"]).abs().mean()) * 127.5  # mean difference in 0..255 levels
         speedup = times["fp32"] / times["bf16"]
         if speedup > 1.15 and diff < 4.0:
-            return PrecisionChoice("bf16", f"{speedup:.2f}x faster than fp32, mean difference {diff:.1f}/255")
-        return PrecisionChoice("fp32", f"bf16 is {speedup:.2f}x the speed, mean difference {diff:.1f}/255")
+            return PrecisionChoice("bf16", f"{speedup:.3g}x faster than fp32, mean difference {diff:.1f}/255")
+        return PrecisionChoice("fp32", f"bf16 runs at {speedup:.3g}x the speed of fp32 here, mean difference {diff:.1f}/255")
 
     # -- inputs ------------------------------------------------------------------------------
     def prepare(self, image: ImageLike, fit: bool = False) -> torch.Tensor:
