@@ -69,12 +69,6 @@ class Event:
     images_per_sec: float = 0.0
     message: str = ""
 
-    @property
-    def eta(self) -> float:
-        """Seconds left at the current speed."""
-        done = max(self.step, 1)
-        return self.elapsed / done * (self.total - self.step) if self.elapsed else float("nan")
-
 
 RESUME_OVERRIDES = ("iters", "checkpoint_every", "sample_every", "log_every", "device", "out")
 
