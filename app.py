@@ -319,7 +319,6 @@ def poll_training():
         parts.append(s.error)
     if s.status in ("finished", "stopped") and s.out:
         parts.append(f"checkpoint: runs/{Path(s.out).name} (now in the Draw tab's model list)")
-        store.forget(f"runs/{Path(s.out).name}")
     losses = None
     if s.losses:
         import pandas as pd

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +23,14 @@ class ModelStore:
     """Named models: release folders under labelled roots, and Hub repo ids.
 
     roots maps a label to a folder: the release `x` in a root labelled "" is named "x", in one
-    labelled "runs" it is "runs/x". Each model is loaded once, on first use, and kept.
+    labelled "runs" it is "runs/x". Each model is loaded once, on first use, and kept until its
+    weights file changes (a training run wrote a newer checkpoint).
     """
 
     def __init__(self, roots: dict[str, Path], hub_ids: list[str] = (), device: str = "auto"):
         self.roots = {label: Path(r) for label, r in roots.items()}
         self.hub_ids, self.device = list(hub_ids), device
-        self._loaded: dict[str, Translator] = {}
+        self._loaded: dict[str, tuple[Path | None, float | None, Translator]] = {}  # name -> (weights, mtime, model)
         self._lock = threading.Lock()
 
     def local(self) -> dict[str, Path]:
@@ -43,27 +43,37 @@ class ModelStore:
         return found
 
     def names(self) -> list[str]:
-        return list(self.local()) + [h for h in self.hub_ids if h not in self.local()]
+        local = list(self.local())
+        return local + [h for h in self.hub_ids if h not in local]
 
     def get(self, name: str) -> Translator:
         with self._lock:
-            if name in self._loaded:
-                return self._loaded[name]
+            cached = self._loaded.get(name)
+            if cached is not None and _mtime(cached[0]) == cached[1]:
+                return cached[2]  # a hit costs one stat, no folder scan
             local = self.local()
             if name in local:
                 source: str | Path = local[name]
+                weights: Path | None = local[name] / WEIGHTS_FILE
             elif name in self.hub_ids:
-                source = name
+                source, weights = name, None
             else:
-                raise CheckpointError(f"unknown model {name!r}; available: {', '.join(self.names()) or 'none'}")
+                names = list(local) + [h for h in self.hub_ids if h not in local]
+                raise CheckpointError(f"unknown model {name!r}; available: {', '.join(names) or 'none'}")
+            version = _mtime(weights)
             t = Translator.load(source, device=self.device)
-            self._loaded[name] = t
+            self._loaded[name] = (weights, version, t)
             return t
 
-    def forget(self, name: str) -> None:
-        """Drop a cached model (its run folder got a newer checkpoint)."""
-        with self._lock:
-            self._loaded.pop(name, None)
+
+def _mtime(path: Path | None) -> float | None:
+    """Modification time of a local weights file (None for Hub models, -1 once it is gone)."""
+    if path is None:
+        return None
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -1.0
 
 
 class PathError(ValueError):
@@ -71,7 +81,7 @@ class PathError(ValueError):
 
 
 def confine(path: str, roots: list[Path]) -> Path:
-    """Resolve `path` (relative paths against the first root) and refuse anything outside `roots`.
+    """Resolve `path` (a relative path against each root in turn) and refuse anything outside `roots`.
 
     Symlinks are resolved first, so a link inside a root that points elsewhere is refused too.
     """
