@@ -7,6 +7,7 @@ and p50/p95/p99 latency, for several client counts side by side.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,6 +60,43 @@ def sketch_file() -> str:
     path = Path(tempfile.mkdtemp()) / "sketch.png"
     Image.fromarray(img).save(path)
     return str(path)
+
+
+class HttpClient:
+    """What a browser tab does, without gradio_client's 50 ms polling loops: one session, files
+    uploaded once and then referred to by their server path, results read from the SSE stream of
+    the documented REST route (POST /gradio_api/call/<name>, GET .../<event_id>), outputs downloaded."""
+
+    def __init__(self, url: str):
+        import httpx
+
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=600)
+        self.session = uuid.uuid4().hex  # one session, as a browser tab has
+
+    def upload(self, path: str) -> dict:
+        with open(path, "rb") as f:
+            r = self.http.post("/gradio_api/upload", files={"files": (Path(path).name, f)})
+        r.raise_for_status()
+        return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+    def call(self, name: str, *data) -> list:
+        r = self.http.post(f"/gradio_api/call/{name}", json={"data": list(data), "session_hash": self.session})
+        r.raise_for_status()
+        event = None
+        with self.http.stream("GET", f"/gradio_api/call/{name}/{r.json()['event_id']}") as stream:
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:") and event == "error":
+                    raise RuntimeError(f"{name}: {line[5:].strip()}")
+                elif line.startswith("data:") and event == "complete":
+                    return json.loads(line[5:])
+        raise RuntimeError(f"{name}: the stream ended without a result")
+
+    def download(self, file: dict) -> bytes:
+        r = self.http.get(file["url"])
+        r.raise_for_status()
+        return r.content
 
 
 def load(url: str, clients: int, requests: int, time_limit: float, n: int = 8) -> dict:

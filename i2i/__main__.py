@@ -5,7 +5,9 @@ import argparse
 import dataclasses
 import json
 import logging
+import signal
 import sys
+import threading
 import typing
 from pathlib import Path
 
@@ -64,8 +66,27 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError("--data is required (unless --resume)")
         mcfg = model_config(args.model, **{k: v for k, v in given.items() if k in model_fields and k != "model"})
         tcfg = TrainConfig(**{k: v for k, v in given.items() if k in train_fields})
+    # Ctrl-C or SIGTERM: finish the step, write a checkpoint, exit; a second Ctrl-C aborts at once
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nstopping after this step (writing a checkpoint); press Ctrl-C again to abort", file=sys.stderr)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     bar = tqdm(total=tcfg.iters, unit="it", dynamic_ncols=True)
-    for ev in train(mcfg, tcfg, resume=args.resume):
+    try:
+        _run_training(train(mcfg, tcfg, resume=args.resume, stop=stop), bar, tcfg)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
+
+
+def _run_training(events, bar, tcfg) -> None:
+    for ev in events:
         if ev.kind == "start":
             bar.n = ev.step
             bar.total = ev.total
@@ -79,7 +100,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.update(ev.step - bar.n)
             bar.close()
             print(f"{ev.message} at step {ev.step} in {ev.elapsed:.0f} s; checkpoint: {tcfg.out}")
-    return 0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

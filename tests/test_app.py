@@ -45,11 +45,26 @@ def files(tmp_path_factory):
     Image.new("RGB", (300, 300), "white").save(d / "blank.png")
     (d / "notes.png").write_bytes(b"this is not an image at all")
     Image.new("L", (10_000, 10_000)).save(d / "huge.png", optimize=True)
-    Image.new("CMYK", (200, 200), (0, 0, 0, 255)).save(d / "cmyk.jpg")
     rgba = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
     rgba.paste(Image.open(d / "sketch.png").convert("RGBA"), (0, 0), Image.open(d / "sketch.png").convert("L").point(lambda v: 255 - v))
     rgba.save(d / "rgba.png")
+    sketch = Image.open(d / "sketch.png").convert("L")
+    sketch.convert("CMYK").save(d / "cmyk.jpg")
+    sketch.convert("P").save(d / "palette.png")
+    sketch.save(d / "grey.png")
+    Image.fromarray(np.asarray(sketch, dtype=np.uint16) * 257).save(d / "sixteen.png")  # mode I;16
+    sketch.convert("RGB").save(d / "animated.gif", save_all=True, append_images=[Image.new("RGB", (256, 256), "black")])
+    with open(d / "bomb.png", "wb") as f:  # a 40,000 x 40,000 PNG header on a few bytes of data
+        f.write(_png_header(40_000, 40_000) + (d / "sketch.png").read_bytes()[33:])
     return d
+
+
+def _png_header(width: int, height: int) -> bytes:
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
 
 
 def read(path) -> bytes:
@@ -78,13 +93,19 @@ def test_api_latent_and_encode(app, files):
     assert edges.size == (256, 256)
 
 
-@pytest.mark.parametrize("case", ["blank", "notes", "huge", "z_short", "z_nan", "z_huge", "model", "n"])
+@pytest.mark.parametrize("case", ["blank", "notes", "huge", "bomb", "z_short", "z_nan", "z_inf", "z_huge", "z_text",
+                                  "model", "n", "photo_notes", "photo_bomb"])
 def test_bad_input_is_a_clear_error_and_the_next_call_works(app, files, case):
     c = app["client"]
     calls = {
         "blank": lambda: c.predict(handle_file(files / "blank.png"), 0, 2, "edges2shoes", api_name="/generate"),
         "notes": lambda: c.predict(handle_file(files / "notes.png"), 0, 2, "edges2shoes", api_name="/generate"),
         "huge": lambda: c.predict(handle_file(files / "huge.png"), 0, 2, "edges2shoes", api_name="/generate"),
+        "bomb": lambda: c.predict(handle_file(files / "bomb.png"), [0.0] * 8, "edges2shoes", api_name="/generate_latent"),
+        "photo_notes": lambda: c.predict(handle_file(files / "notes.png"), "edges2shoes", api_name="/encode"),
+        "photo_bomb": lambda: c.predict(handle_file(files / "bomb.png"), api_name="/edges"),
+        "z_inf": lambda: c.predict(handle_file(files / "sketch.png"), "inf, -inf, " * 4, "edges2shoes", api_name="/generate_latent"),
+        "z_text": lambda: c.predict(handle_file(files / "sketch.png"), "red shoe", "edges2shoes", api_name="/generate_latent"),
         "z_short": lambda: c.predict(handle_file(files / "sketch.png"), [0.0, 1.0], "edges2shoes", api_name="/generate_latent"),
         "z_nan": lambda: c.predict(handle_file(files / "sketch.png"), "nan," * 8, "edges2shoes", api_name="/generate_latent"),
         "z_huge": lambda: c.predict(handle_file(files / "sketch.png"), [1e9] * 8, "edges2shoes", api_name="/generate_latent"),
@@ -94,19 +115,57 @@ def test_bad_input_is_a_clear_error_and_the_next_call_works(app, files, case):
     with pytest.raises(Exception) as err:
         calls[case]()
     message = str(err.value)
-    expected = {"blank": "empty", "notes": "image", "huge": "too large|limit", "z_short": "8 values", "z_nan": "NaN",
-                "z_huge": "within", "model": "unknown model", "n": "between 1 and 32"}[case]
+    expected = {"blank": "empty", "notes": "image", "huge": "too large|limit", "bomb": "limit", "z_short": "8 values",
+                "z_nan": "NaN", "z_inf": "NaN|inf|finite|within", "z_huge": "within", "z_text": "numbers",
+                "model": "unknown model", "n": "between 1 and 32", "photo_notes": "image", "photo_bomb": "limit"}[case]
     assert any(w.lower() in message.lower() for w in expected.split("|")), message
     ok = c.predict(handle_file(files / "sketch.png"), 0, 1, "edges2shoes", api_name="/generate")
     assert len(ok) == 1
 
 
-def test_other_image_modes_work(app, files):
+def test_other_image_modes_give_the_same_shoe(app, files):
+    """The same sketch as RGBA, CMYK, P, L, 16-bit and the first frame of a GIF gives (nearly) the
+    image the RGB file gives: the modes are converted, not misread."""
     c = app["client"]
-    for name in ("cmyk.jpg", "rgba.png"):
-        if name == "cmyk.jpg":  # a black CMYK square is all ink: still a valid (if odd) input
-            continue
-        assert len(c.predict(handle_file(files / name), 0, 2, "edges2shoes", api_name="/generate")) == 2
+
+    def shoe(name):
+        out = c.predict(handle_file(files / name), [0.5] * 8, "edges2shoes", api_name="/generate_latent")
+        return np.asarray(Image.open(out).convert("RGB"), dtype=float)
+
+    reference = shoe("sketch.png")
+    for name in ("rgba.png", "cmyk.jpg", "palette.png", "grey.png", "sixteen.png", "animated.gif"):
+        diff = np.abs(shoe(name) - reference).mean()
+        assert diff < 12, (name, diff)  # JPEG (CMYK) and palette rounding move a few edge pixels
+
+
+def test_broken_checkpoints_in_the_app_are_clear_errors(app, files):
+    """A truncated weights file, a config that does not match the weights and a pickle posing as
+    weights (or beside them): each a clear error, never unpickled, and the next request works."""
+    src = ROOT / "checkpoints" / "edges2shoes"
+    marker = app["runs"] / "pwned"
+    evil = b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR."  # pickle protocol 0: os.system(...)
+    cases = {
+        "truncated": ((src / "config.json").read_bytes(), (src / "model.safetensors").read_bytes()[:100_000], "truncated"),
+        "mismatch": ((src / "config.json").read_text().replace('"ngf": 32', '"ngf": 64').encode(),
+                     (src / "model.safetensors").read_bytes(), "do not match"),
+        "pickled": ((src / "config.json").read_bytes(), evil, "safetensors"),
+    }
+    c = app["client"]
+    for name, (config, weights, expected) in cases.items():
+        folder = app["runs"] / name
+        folder.mkdir()
+        (folder / "config.json").write_bytes(config)
+        (folder / "model.safetensors").write_bytes(weights)
+        with pytest.raises(Exception, match=expected):
+            c.predict(handle_file(files / "sketch.png"), 0, 1, f"runs/{name}", api_name="/generate")
+        assert len(c.predict(handle_file(files / "sketch.png"), 0, 1, "edges2shoes", api_name="/generate")) == 1
+    only_pickle = app["runs"] / "only-pickle"  # no safetensors at all: not a model the app offers
+    only_pickle.mkdir()
+    (only_pickle / "config.json").write_bytes((src / "config.json").read_bytes())
+    (only_pickle / "pytorch_model.bin").write_bytes(evil)
+    with pytest.raises(Exception, match="unknown model"):
+        c.predict(handle_file(files / "sketch.png"), 0, 1, "runs/only-pickle", api_name="/generate")
+    assert not marker.exists()
 
 
 def draw(page, box, points):

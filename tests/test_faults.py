@@ -1,4 +1,4 @@
-"""Faults in training: SIGKILL at random moments, a full disk, an unusable output folder."""
+"""Faults in training: SIGKILL at random moments, Ctrl-C/SIGTERM, a full disk, an unusable output folder."""
 import errno
 import json
 import random
@@ -56,6 +56,27 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, shoes):
     out = subprocess.run(base + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert load_state(run)["step"] == ITERS
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_saves_the_current_step(tmp_path, shoes, sig):
+    """A polite stop loses nothing: the CLI finishes its step, checkpoints it and exits."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "i2i", "train", "--out", str(run), "--data", str(shoes), "--size", "64",
+           "--iters", "1000", "--batch-size", "2", "--limit", "4", "--ngf", "8", "--nef", "8", "--ndf", "8",
+           "--checkpoint-every", "1000", "--log-every", "1", "--sample-every", "0"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while last_logged(run) < 3:
+        if proc.poll() is not None or time.time() > deadline:
+            pytest.fail(f"training ended early: {proc.stderr.read()[-2000:]}")
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    step = load_state(run)["step"]
+    assert 3 <= step < 1000 and step >= last_logged(run)  # every logged step is in the checkpoint
+    assert f"stopped at step {step}" in out
 
 
 def test_full_disk_keeps_the_previous_checkpoint(tmp_path, shoes, monkeypatch):
