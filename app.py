@@ -43,6 +43,9 @@ DATA_ROOTS = [Path(p) for p in os.environ.get("I2I_DATA_ROOTS", "").split(os.pat
     [ROOT.parent / "shared" / "data", ROOT / "data"]
 RUNS = Path(os.environ.get("I2I_RUNS_DIR", ROOT / "runs"))
 
+# every event that runs a network shares this first-come-first-served line (see demo.queue below)
+MODEL_QUEUE = dict(concurrency_id="model", concurrency_limit=1)
+
 log = logging.getLogger("i2i.app")
 store = ModelStore({"": ROOT / "checkpoints", "runs": RUNS},
                    [h.strip() for h in os.environ.get("I2I_HUB_MODELS", "").split(",") if h.strip()])
@@ -450,22 +453,21 @@ def build_demo() -> gr.Blocks:
         # -- wiring --
         refresh.click(refresh_models, model, model, api_visibility="private")
         model.change(model_changed, model, [latent_box, extras, model_info, *sliders], api_visibility="private")
-        go.click(generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state], api_visibility="private")
+        ui_model = dict(api_visibility="private", **MODEL_QUEUE)  # UI-only events that run a network
+        go.click(generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state], **ui_model)
         new_seeds.click(lambda: random.randrange(100_000), None, seed, api_visibility="private").then(
-            generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state], api_visibility="private")
-        gallery.select(select_seed, [seeds_state, model, sketch, fit], [latent_out, ztext, *sliders],
-                       api_visibility="private")
+            generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state], **ui_model)
+        gallery.select(select_seed, [seeds_state, model, sketch, fit], [latent_out, ztext, *sliders], **ui_model)
         for s in sliders:  # live while dragging; a fast drag keeps only the latest request
             s.input(render_latent, [sketch, model, fit, *sliders], [latent_out, ztext], trigger_mode="always_last",
-                    show_progress="hidden", api_visibility="private")
+                    show_progress="hidden", **ui_model)
         randomise.click(functools.partial(set_z, "random"), [model, sketch, fit], [latent_out, ztext, *sliders],
-                        api_visibility="private")
-        zero.click(functools.partial(set_z, "zero"), [model, sketch, fit], [latent_out, ztext, *sliders],
-                   api_visibility="private")
+                        **ui_model)
+        zero.click(functools.partial(set_z, "zero"), [model, sketch, fit], [latent_out, ztext, *sliders], **ui_model)
         style_photo.upload(style_from_photo, [style_photo, model, sketch, fit], [latent_out, ztext, *sliders],
-                           api_visibility="private")
+                           **ui_model)
         interp.click(interpolate_strip, [sketch, model, fit, seed_b, photo_b, k, *sliders], [strip, gif],
-                     api_visibility="private")
+                     **ui_model)
         photo_upload.upload(photo_to_canvas, photo_upload, sketch, api_visibility="private")
         edge_upload.upload(edges_to_canvas, edge_upload, sketch, api_visibility="private")
         start.click(functools.partial(start_training, resume=False), [data, tmodel, size, batch, iters, run_name],
@@ -496,15 +498,17 @@ def build_demo() -> gr.Blocks:
                 (api_edges, [a_photo], a_edges, "edges"),
             ]:
                 btn = gr.Button()
-                btn.click(fn, inputs, outputs, api_name=name)
+                btn.click(fn, inputs, outputs, api_name=name, **MODEL_QUEUE)
     return demo
 
 
 if DEFAULT_MODEL in store.names():
     store.get(DEFAULT_MODEL)  # load (and pick the precision) now, not on the first request
 demo = build_demo()
-# one queue for everything: up to 4 requests run at once (the forward passes themselves are
-# serialised in the Translator, so this bounds memory); the rest wait in line, none are dropped
+# Model calls wait in one first-come-first-served line (MODEL_QUEUE), one at a time: the forward
+# passes are serialised in the Translator anyway, and a single line keeps latency fair (a lock
+# taken by several worker threads is not FIFO: it let some requests starve under load). Other
+# events (training polls, uploads) run up to 4 at once. Up to 256 wait; none are dropped.
 demo.queue(default_concurrency_limit=4, max_size=256)
 
 if __name__ == "__main__":

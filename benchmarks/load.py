@@ -99,34 +99,55 @@ class HttpClient:
         return r.content
 
 
-def load(url: str, clients: int, requests: int, time_limit: float, n: int = 8) -> dict:
-    """Each client alternates grid and slider requests; returns counts and latencies (seconds)."""
+def load(url: str, clients: int, requests: int, time_limit: float, n: int = 8, client: str = "gradio_client") -> dict:
+    """Each client alternates grid and slider requests; returns counts and latencies (seconds).
+
+    client: "gradio_client" (the issue's reference, one gradio_client.Client per simulated user), or
+    "http" (HttpClient: the same requests without gradio_client's polling threads, which on a
+    2-core machine take CPU from the server as the number of clients grows).
+    """
     from gradio_client import Client, handle_file
 
-    sketch = handle_file(sketch_file())
+    path = sketch_file()
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
     deadline = time.time() + time_limit
 
-    def client(i: int) -> None:
-        c = Client(url, verbose=False)
+    def user(i: int) -> None:
+        if client == "http":
+            h = HttpClient(url)
+            f = h.upload(path)
+
+            def grid(seed):
+                return [h.download(g["image"]) for g in h.call("generate", f, seed, n, "edges2shoes")[0]]
+
+            def slider(z):
+                return h.download(h.call("generate_latent", f, z, "edges2shoes")[0])
+        else:
+            c, f = Client(url, verbose=False), handle_file(path)
+
+            def grid(seed):
+                return c.predict(f, seed, n, "edges2shoes", api_name="/generate")
+
+            def slider(z):
+                return c.predict(f, z, "edges2shoes", api_name="/generate_latent")
         for r in range(requests):
             if time.time() > deadline:
                 return
             t0 = time.perf_counter()
             try:
                 if r % 2 == 0:
-                    c.predict(sketch, i * 100 + r, n, "edges2shoes", api_name="/generate")
+                    grid(i * 100 + r)
                 else:
-                    c.predict(sketch, [((i + r) % 7 - 3) / 2] * 8, "edges2shoes", api_name="/generate_latent")
+                    slider([((i + r) % 7 - 3) / 2] * 8)
                 with lock:
                     latencies.append(time.perf_counter() - t0)
             except Exception as e:  # counted and reported, never raised
                 with lock:
                     errors.append(f"{type(e).__name__}: {str(e)[:120]}")
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(clients)]
     t0 = time.time()
     for t in threads:
         t.start()
@@ -143,10 +164,12 @@ def main() -> None:
     p.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
     p.add_argument("--requests", type=int, default=10, help="requests per client (half grids, half slider steps)")
     p.add_argument("--time-limit", type=float, default=600, help="seconds per client count")
+    p.add_argument("--client", choices=("gradio_client", "http"), default="gradio_client",
+                   help="how each simulated user talks to the app (see load())")
     args = p.parse_args()
     with running_app() as url:
         for k in args.clients:
-            r = load(url, k, args.requests, args.time_limit)
+            r = load(url, k, args.requests, args.time_limit, client=args.client)
             print(f"{r['clients']:3d} clients: {r['requests']:4d} done, {r['errors']} errors, p50 {r['p50_ms']:7.0f} ms,"
                   f" p95 {r['p95_ms']:7.0f} ms, p99 {r['p99_ms']:7.0f} ms, {r['wall_s']:.0f} s"
                   + (f"  {r['first_errors']}" if r["errors"] else ""), flush=True)

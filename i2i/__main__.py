@@ -133,11 +133,14 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .metrics import evaluate
+    from .metrics import evaluate, markdown_table
 
-    result = evaluate(args.checkpoint, args.data, n_z=args.n_z, limit=args.limit, seed=args.seed,
-                      direction=args.direction, reference=args.reference)
-    print(json.dumps(result, indent=2))
+    results = [evaluate(c, args.data, n_z=args.n_z, limit=args.limit, seed=args.seed, direction=args.direction,
+                        reference=args.reference) for c in args.checkpoint]
+    if args.table:
+        print(markdown_table(results))
+    else:
+        print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
     return 0
 
 
@@ -243,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("evaluate", help="metrics of a checkpoint on held-out pairs, as JSON",
                        description="recon_l1, diversity, fidelity and realism (see README) on a folder of pairs.")
-    v.add_argument("--checkpoint", default="checkpoints/edges2shoes")
+    v.add_argument("--checkpoint", nargs="+", default=["checkpoints/edges2shoes"],
+                   help="one or more checkpoints, compared on the same pairs and z")
+    v.add_argument("--table", action="store_true", help="print a Markdown table (one row per checkpoint) instead of JSON")
     v.add_argument("--data", required=True, help="folder of held-out A|B pairs (e.g. ../shared/data/edges2shoes/val)")
     v.add_argument("--reference", help="folder of A|B training pairs: adds the real-vs-real floor")
     v.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB")

@@ -175,3 +175,20 @@ def evaluate(checkpoint: str, data: str, *, n_z: int = 10, limit: int | None = N
                                   "fidelity": edge_fscore(real, sk),
                                   "ndb": ndb_jsd(real, real, ref, seed=seed)[0]}
     return result
+
+
+def markdown_table(results: list[dict]) -> str:
+    """The ablation table: the real-vs-real floor (from the first result), then one row per checkpoint."""
+    def cell(v, fmt="{:.3f}"):
+        return "-" if v is None else fmt.format(v)
+
+    rows = ["| | recon_l1 | diversity | fidelity | realism_swd | NDB | JSD |", "|---|---|---|---|---|---|---|"]
+    floor = results[0].get("real_vs_real") if results else None
+    if floor:
+        rows.append(f"| real vs real | - | - | {cell(floor['fidelity'])} | {cell(floor['realism_swd'], '{:.1f}')} | "
+                    f"{floor['ndb']} | - |")
+    for r in results:
+        rows.append(f"| {r['model']} (`{r['checkpoint']}`) | {cell(r['recon_l1'])} | {cell(r['diversity'])} | "
+                    f"{cell(r['fidelity'])} | {cell(r.get('realism_swd'), '{:.1f}')} | {r.get('ndb', '-')} | "
+                    f"{cell(r.get('jsd'))} |")
+    return "\n".join(rows)

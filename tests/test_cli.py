@@ -37,6 +37,9 @@ def test_train_generate_encode_evaluate_export(tmp_path, shoes):
     assert len(z) == 8
     metrics = json.loads(cli("evaluate", "--checkpoint", run, "--data", shoes / "val", "--limit", 3, "--n-z", 3).stdout)
     assert {"recon_l1", "diversity", "fidelity"} <= set(metrics)
+    table = cli("evaluate", "--checkpoint", run, "checkpoints/edges2shoes", "--data", shoes / "val", "--reference",
+                shoes / "val", "--limit", 2, "--n-z", 2, "--table").stdout.splitlines()
+    assert len(table) == 5 and table[2].startswith("| real vs real") and "checkpoints/edges2shoes" in table[4]
     cli("sheet", "--checkpoint", run, "--data", shoes / "val", "--rows", 2, "--seeds", 3, "--out", tmp_path / "s.png")
     assert Image.open(tmp_path / "s.png").size[0] > 5 * 128
     cli("export", run, tmp_path / "slim", "--half")
