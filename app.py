@@ -363,7 +363,9 @@ def build_demo() -> gr.Blocks:
     default = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
     examples = [str(p) for p in sorted(EXAMPLES_DIR.glob("*_AB.jpg"), key=lambda p: int(p.stem.split("_")[0]))[:8]] \
         if EXAMPLES_DIR.is_dir() else []
-    with gr.Blocks(title="i2i studio") as demo:
+    # generated images are files in Gradio's cache: delete those older than an hour, every 30 min,
+    # so a busy public demo does not fill its disk
+    with gr.Blocks(title="i2i studio", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# i2i studio\nDraw an outline, get many plausible images (BicycleGAN). "
                     "Drag the latent sliders to change colour and texture.")
         seeds_state = gr.State([])
@@ -513,4 +515,6 @@ demo.queue(default_concurrency_limit=4, max_size=256)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    demo.launch(theme=gr.themes.Soft(), css=CSS, js=SELECT_BRUSH, max_file_size="10mb")
+    # state_session_capacity: each new session copies every component's config (~0.2 MB here);
+    # REST callers that send no session hash make one per request, so keep the newest 1,000 only
+    demo.launch(theme=gr.themes.Soft(), css=CSS, js=SELECT_BRUSH, max_file_size="10mb", state_session_capacity=1000)
