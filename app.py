@@ -72,7 +72,9 @@ def user_errors(fn):
 
 @gpu
 def run_generate(t: Translator, image, seeds: list[int] | None = None, z=None, fit: bool = True) -> list[Image.Image]:
-    return t.generate(image, z=z, seeds=seeds, fit=fit)
+    """fit: treat the input as a person's drawing: centre and scale it, and keep the paper white
+    around it (Translator.generate's fit and clean)."""
+    return t.generate(image, z=z, seeds=seeds, fit=fit, clean=fit)
 
 
 @gpu
@@ -380,7 +382,7 @@ def build_demo() -> gr.Blocks:
                         label="Draw here (black pen; eraser and undo in the toolbar)", type="numpy", image_mode="L",
                         canvas_size=(512, 512), elem_id="sketch", height=560,
                         brush=gr.Brush(default_size=2, colors=["#000000"], color_mode="fixed"))  # a radius: 4 px lines, HED-like
-                    fit = gr.Checkbox(True, label="Centre and scale my drawing to the frame")
+                    fit = gr.Checkbox(True, label="Centre and scale my drawing; white paper around it")
                     with gr.Accordion("Start from an image", open=False):
                         edge_upload = gr.File(label="An edge map", file_types=["image"], type="filepath")
                         photo_upload = gr.File(label="A photo (turned into edges)", file_types=["image"], type="filepath")

@@ -102,6 +102,9 @@ def _run_training(events, bar, tcfg) -> None:
             print(f"{ev.message} at step {ev.step} in {ev.elapsed:.0f} s; checkpoint: {tcfg.out}")
 
 
+FIT_HELP = "the input is a person's drawing: centre and scale it, and keep the paper white around it (as the app does)"
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .infer import Translator
 
@@ -116,7 +119,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return 0
     seeds = list(range(args.seed, args.seed + args.n))
     z = [float(v) for v in args.z.split(",")] if args.z else None
-    images = t.generate(args.input, z=z) if z else t.generate(args.input, seeds=seeds)
+    images = t.generate(args.input, z=z, seeds=None if z else seeds, fit=args.fit, clean=args.fit)
     for i, img in enumerate(images):
         path = out / (f"{stem}_z.png" if z else f"{stem}_seed{seeds[i]}.png")
         img.save(path)
@@ -183,7 +186,8 @@ def cmd_sheet(args: argparse.Namespace) -> int:
         w, h = img.size
         pair = w >= 2 * h - 2
         sketch = img.crop((0, 0, w // 2, h)) if pair else img
-        outs = t.generate(sketch, seeds=range(args.seeds), fit=args.fit) if t.uses_z else [t.translate(sketch)]
+        outs = t.generate(sketch, seeds=range(args.seeds), fit=args.fit, clean=args.fit) if t.uses_z \
+            else [t.translate(sketch)]
         rows.append([sketch, *outs] + ([img.crop((w // 2, 0, w, h))] if pair else []))
     sheet = grid(rows, cell=args.cell)
     sheet.save(args.out)
@@ -235,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--n", type=int, default=8, help="number of outputs")
     g.add_argument("--seed", type=int, default=0, help="first seed")
     g.add_argument("--z", help="comma-separated latent code instead of seeds")
+    g.add_argument("--fit", action="store_true", help=FIT_HELP)
     g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
     g.add_argument("--out", default="outputs", help="output folder")
     g.set_defaults(func=cmd_generate)
@@ -273,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--rows", type=int, default=6)
     h.add_argument("--seeds", type=int, default=6)
     h.add_argument("--cell", type=int, default=128, help="pixels per image in the sheet")
-    h.add_argument("--fit", action="store_true", help="centre and scale drawings to the frame")
+    h.add_argument("--fit", action="store_true", help=FIT_HELP)
     h.set_defaults(func=cmd_sheet)
 
     x = sub.add_parser("export", help="make a slim release (config.json + model.safetensors) from a run")

@@ -72,6 +72,49 @@ def normalize_sketch(gray: torch.Tensor, threshold: float = 0.7, width: int = 1)
     return 1.0 - dilate(thin(ink), width)
 
 
+def outline_mask(gray: torch.Tensor, margin: int = 2, feather: int = 1) -> torch.Tensor | None:
+    """Where the drawn object may be: the convex hull of the strokes, grown by `margin` px, as a
+    soft (1, 1, H, W) mask in [0, 1]; None when there is too little ink or the hull fills the image.
+
+    Used to keep the paper white around a doodle: the model, trained on photos on white, often
+    smears colour below a sparse sole. A convex hull never cuts into the object (a flood fill of
+    the outline does, wherever the outline has a gap), at the price of leaving concave spaces,
+    such as the arch under a heel, to the model.
+    """
+    from PIL import ImageDraw
+
+    ink = (gray[0, 0] < 0.5).cpu().numpy()
+    ys, xs = np.nonzero(ink)
+    if len(xs) < 10:
+        return None
+    hull = _convex_hull(np.unique(np.stack([xs, ys], 1), axis=0))
+    h, w = ink.shape
+    canvas = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for x, y in hull], fill=1, outline=1)
+    m = torch.from_numpy(np.asarray(canvas, dtype=np.float32))[None, None]
+    if m.mean() > 0.9:
+        return None
+    m = dilate(m, 2 * margin + 1)
+    if feather:
+        m = F.avg_pool2d(F.pad(m, [feather] * 4, mode="replicate"), 2 * feather + 1, 1)
+    return m.to(gray.device)
+
+
+def _convex_hull(points: np.ndarray) -> list[tuple[int, int]]:
+    """Andrew's monotone chain on unique (x, y) points sorted by x, then y."""
+    def half(pts):
+        out: list = []
+        for p in pts:
+            while len(out) >= 2 and (out[-1][0] - out[-2][0]) * (p[1] - out[-2][1]) - \
+                    (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0]) <= 0:
+                out.pop()
+            out.append((int(p[0]), int(p[1])))
+        return out
+
+    lower, upper = half(points), half(points[::-1])
+    return lower[:-1] + upper[:-1]
+
+
 def darkness(gray: torch.Tensor) -> torch.Tensor:
     """Ink darkness in [0, 1], stretched so each image's darkest line counts as black.
 

@@ -21,7 +21,7 @@ from PIL import Image
 
 from .checkpoint import load_into, load_release
 from .config import ModelConfig
-from .edges import darkness, normalize_sketch, stroke_width_for
+from .edges import darkness, normalize_sketch, outline_mask, stroke_width_for
 from .images import ImageLike, open_image, to_pil, to_tensor
 from .models import build_inference_modules
 from .train import pick_device
@@ -201,12 +201,21 @@ class Translator:
             return self.G(x, z) if self.uses_z else self.G(x)
 
     def generate(self, image: ImageLike, z=None, seeds: Sequence[int] | None = None, n: int = 8,
-                 fit: bool = False) -> list[Image.Image]:
-        """One output per code: G(A, z_k). Codes from `z`, else `seeds`, else seeds 0..n-1."""
+                 fit: bool = False, clean: bool = False) -> list[Image.Image]:
+        """One output per code: G(A, z_k). Codes from `z`, else `seeds`, else seeds 0..n-1.
+
+        clean: white paper outside a closed outline (edges.outline_mask); a post-process, so the
+        raw model output is what `clean=False` and `evaluate` show.
+        """
         codes = self.latents(z, seeds, n)
         x = self.prepare(image, fit)
         with self._lock:
             y = self._forward(x.to(self.device).expand(codes.shape[0], -1, -1, -1), codes.to(self.device))
+        if clean and self.cfg.input_nc == 1:
+            mask = outline_mask((x + 1) / 2)
+            if mask is not None:
+                mask = mask.to(y.device)
+                y = y.float() * mask + (1 - mask)  # 1 = white in [-1, 1]
         return [to_pil(t) for t in y]
 
     def translate(self, image: ImageLike, reverse: bool = False) -> Image.Image:

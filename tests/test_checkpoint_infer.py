@@ -69,6 +69,20 @@ def test_seeds_any_input_mode_and_batching(release):
         assert t.generate(img, seeds=[0])[0].size == (64, 64)
 
 
+def test_clean_whitens_only_around_the_drawing(release):
+    t = Translator.load(release[0], precision="fp32")
+    doodle = Image.new("L", (128, 128), 255)
+    a = np.asarray(doodle).copy()
+    a[40:44, 30:100] = a[80:84, 30:100] = a[40:84, 30:34] = a[40:84, 96:100] = 0  # a closed box
+    raw, clean = (np.asarray(t.generate(Image.fromarray(a), seeds=[1], clean=c)[0], dtype=int) for c in (False, True))
+    assert (clean[:10] == 255).all() and (clean[-10:] == 255).all(), "paper far from the drawing is white"
+    assert np.abs(raw[:10].astype(float) - 255).mean() > 5, "the raw output was not already white there"
+    assert (clean[24:40, 20:48] == raw[24:40, 20:48]).all(), "inside the drawing nothing changes"
+    empty = np.full((128, 128), 255, np.uint8)
+    empty[60:62, 60:62] = 0  # too little ink for an outline: output left as it is
+    assert (np.asarray(t.generate(empty, seeds=[1], clean=True)[0]) == np.asarray(t.generate(empty, seeds=[1])[0])).all()
+
+
 def test_latent_checks(release):
     t = Translator.load(release[0], precision="fp32")
     with pytest.raises(LatentError, match="8 values"):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i.edges import canny, normalize_sketch, photo_to_edges, thin
+from i2i.edges import canny, normalize_sketch, outline_mask, photo_to_edges, thin
 from i2i.images import ImageError, open_image, to_pil, to_tensor
 
 
@@ -75,6 +75,19 @@ def test_normalize_sketch_ignores_stroke_width():
     ink_a, ink_b = a < 0.5, b < 0.5
     iou = (ink_a & ink_b).sum() / (ink_a | ink_b).sum()
     assert iou > 0.7, float(iou)
+
+
+def test_outline_mask_is_the_hull_and_never_bites():
+    gray = torch.ones(1, 1, 64, 64)
+    gray[..., 10:50, 10] = gray[..., 10:50, 50] = gray[..., 50, 10:51] = 0  # a U, open at the top
+    m = outline_mask(gray, margin=1, feather=0)
+    assert m.shape == (1, 1, 64, 64)
+    assert m[0, 0, 12:49, 12:49].min() == 1, "the open inside of the U is kept (a flood fill would lose it)"
+    assert m[0, 0, :8].max() == 0 and m[0, 0, 53:].max() == 0 and m[0, 0, :, :8].max() == 0
+    assert outline_mask(torch.ones(1, 1, 64, 64)) is None, "no ink, no mask"
+    frame = torch.ones(1, 1, 64, 64)
+    frame[..., 0, :] = frame[..., -1, :] = frame[..., :, 0] = frame[..., :, -1] = 0
+    assert outline_mask(frame) is None, "a hull that fills the image cleans nothing"
 
 
 def test_canny_finds_square_outline():
