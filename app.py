@@ -78,8 +78,8 @@ def run_generate(t: Translator, image, seeds: list[int] | None = None, z=None, f
 
 
 @gpu
-def run_translate(t: Translator, image) -> Image.Image:
-    return t.translate(image)
+def run_translate(t: Translator, image, reverse: bool = False) -> Image.Image:
+    return t.translate(image, reverse=reverse)
 
 
 @gpu
@@ -228,7 +228,16 @@ def model_changed(model):
         t = None
     uses_z = t is not None and t.uses_z
     info = f"**{model}**: {t.cfg.model}, {t.size} px, {t.nz} latent dims, {t.device}/{t.precision.name}" if t else ""
-    return [gr.update(visible=uses_z), gr.update(visible=uses_z), info, *slider_updates(t if uses_z else None)]
+    # BicycleGAN family: the canvas, grid and sliders; models without z (CycleGAN): image in, image out
+    return [gr.update(visible=t is None or uses_z), gr.update(visible=t is not None and not uses_z),
+            gr.update(visible=uses_z), gr.update(visible=uses_z), info, *slider_updates(t if uses_z else None)]
+
+
+@user_errors
+def translate_image(path, model, reverse):
+    if not path:
+        raise gr.Error("Upload an image to translate first.")
+    return run_translate(model_or_error(model), path, bool(reverse))
 
 
 # -- API endpoints (stable names for gradio_client; also usable from the docs page) --------------
@@ -258,6 +267,16 @@ def api_encode(photo, model):
     if photo is None:
         raise gr.Error("give a photo")
     return [round(float(v), 5) for v in run_encode(latent_model(model), photo)]
+
+
+@user_errors
+def api_translate(image, model):
+    if image is None:
+        raise gr.Error("give an image")
+    t = model_or_error(model)
+    if t.uses_z:
+        raise gr.Error(f"{model} is a {t.cfg.model} model with a latent code: use /generate or /generate_latent")
+    return run_translate(t, image)
 
 
 @user_errors
@@ -376,7 +395,14 @@ def build_demo() -> gr.Blocks:
                 model = gr.Dropdown(names, value=default, label="Model", scale=3, elem_id="model")
                 refresh = gr.Button("↻ models", scale=0, min_width=90, elem_id="refresh")
             model_info = gr.Markdown()
-            with gr.Row():
+            with gr.Row(visible=False) as translate_box:  # shown for models without z (CycleGAN)
+                t_in = gr.File(label="An image to translate", file_types=["image"], type="filepath",
+                               elem_id="translate_in")
+                with gr.Column():
+                    t_rev = gr.Checkbox(False, label="Reverse direction (B -> A, the second generator)")
+                    t_go = gr.Button("Translate", variant="primary", elem_id="translate")
+                t_out = gr.Image(label="Output", format="png", interactive=False, elem_id="translate_out")
+            with gr.Row() as draw_box:
                 with gr.Column(scale=1):
                     sketch = gr.Sketchpad(
                         label="Draw here (black pen; eraser and undo in the toolbar)", type="numpy", image_mode="L",
@@ -456,7 +482,8 @@ def build_demo() -> gr.Blocks:
 
         # -- wiring --
         refresh.click(refresh_models, model, model, api_visibility="private")
-        model.change(model_changed, model, [latent_box, extras, model_info, *sliders], api_visibility="private")
+        model.change(model_changed, model, [draw_box, translate_box, latent_box, extras, model_info, *sliders],
+                     api_visibility="private")
         ui_model = dict(api_visibility="private", **MODEL_QUEUE)  # UI-only events that run a network
         go.click(generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state], **ui_model)
         new_seeds.click(lambda: random.randrange(100_000), None, seed, api_visibility="private").then(
@@ -472,6 +499,7 @@ def build_demo() -> gr.Blocks:
                            **ui_model)
         interp.click(interpolate_strip, [sketch, model, fit, seed_b, photo_b, k, *sliders], [strip, gif],
                      **ui_model)
+        t_go.click(translate_image, [t_in, model, t_rev], t_out, **ui_model)
         photo_upload.upload(photo_to_canvas, photo_upload, sketch, api_visibility="private")
         edge_upload.upload(edges_to_canvas, edge_upload, sketch, api_visibility="private")
         start.click(functools.partial(start_training, resume=False), [data, tmodel, size, batch, iters, run_name],
@@ -481,7 +509,8 @@ def build_demo() -> gr.Blocks:
         stop.click(stop_training, None, status, api_visibility="private")
         timer.tick(poll_training, None, [status, progress, sample, curve, samples_seen], show_progress="hidden",
                    api_visibility="private")
-        demo.load(model_changed, model, [latent_box, extras, model_info, *sliders], api_visibility="private")
+        demo.load(model_changed, model, [draw_box, translate_box, latent_box, extras, model_info, *sliders],
+                     api_visibility="private")
 
         with gr.Row(visible=False):  # the public API: plain inputs, stable names
             # files, not gr.Image: Gradio would decode images before our size and format checks
@@ -500,6 +529,7 @@ def build_demo() -> gr.Blocks:
                 (api_generate_latent, [a_img, a_z, a_model], a_out, "generate_latent"),
                 (api_encode, [a_photo, a_model], a_zout, "encode"),
                 (api_edges, [a_photo], a_edges, "edges"),
+                (api_translate, [a_photo, a_model], a_edges, "translate"),
             ]:
                 btn = gr.Button()
                 btn.click(fn, inputs, outputs, api_name=name, **MODEL_QUEUE)

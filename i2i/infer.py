@@ -224,7 +224,13 @@ class Translator:
             return self.generate(image, seeds=[0])[0]
         net = self.F if reverse else self.G
         mode = "L" if (self.cfg.output_nc if reverse else self.cfg.input_nc) == 1 else "RGB"
-        img = open_image(image, mode).resize((self.size, self.size), Image.BICUBIC)
+        img = open_image(image, mode)
+        # fully convolutional: keep the aspect ratio (shorter side = the training size, longer
+        # side at most twice that, both multiples of 4 for the two down-samplings)
+        w, h = img.size
+        scale = self.size / min(w, h)
+        size = [max(4, min(2 * self.size, round(v * scale / 4) * 4)) for v in (w, h)]
+        img = img.resize(tuple(size), Image.BICUBIC)
         x = to_tensor(img, 1 if mode == "L" else 3)[None].to(self.device)
         with self._lock, torch.inference_mode(), self._autocast():
             return to_pil(net(x)[0])

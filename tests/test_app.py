@@ -138,6 +138,30 @@ def test_other_image_modes_give_the_same_shoe(app, files):
         assert diff < 12, (name, diff)  # JPEG (CMYK) and palette rounding move a few edge pixels
 
 
+def tiny_cyclegan(runs: Path) -> str:
+    from i2i.checkpoint import save_release
+    from i2i.config import model_config
+    from i2i.models import build_inference_modules
+
+    if not (runs / "tiny-cyclegan" / "model.safetensors").is_file():
+        cfg = model_config("cyclegan", size=64, ngf=8, ndf=8, n_blocks=2)
+        save_release(runs / "tiny-cyclegan", cfg, build_inference_modules(cfg))
+    return "runs/tiny-cyclegan"
+
+
+def test_api_translate_with_a_cyclegan_model(app, files):
+    """A CycleGAN release dropped into runs/ is offered at once and translates, keeping the aspect ratio."""
+    tiny_cyclegan(app["runs"])
+    c = app["client"]
+    Image.new("RGB", (300, 150), (40, 120, 40)).save(files / "wide.png")
+    out = Image.open(c.predict(handle_file(files / "wide.png"), "runs/tiny-cyclegan", api_name="/translate"))
+    assert out.size == (128, 64)
+    with pytest.raises(Exception, match="latent code"):
+        c.predict(handle_file(files / "photo.png"), "edges2shoes", api_name="/translate")
+    with pytest.raises(Exception, match="no latent code"):
+        c.predict(handle_file(files / "sketch.png"), 0, 1, "runs/tiny-cyclegan", api_name="/generate")
+
+
 def test_broken_checkpoints_in_the_app_are_clear_errors(app, files):
     """A truncated weights file, a config that does not match the weights and a pickle posing as
     weights (or beside them): each a clear error, never unpickled, and the next request works."""
@@ -213,6 +237,27 @@ def test_browser_draw_generate_drag(app):
                                timeout=60_000)
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)
+        browser.close()
+
+
+def test_browser_cyclegan_model_shows_image_to_image(app, files):
+    """Picking a model without z swaps the canvas and sliders for an image-in, image-out panel."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    name = tiny_cyclegan(app["runs"])
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(app["url"], wait_until="load")
+        page.wait_for_selector("#sketch canvas", timeout=60_000)
+        page.click("#refresh")
+        page.locator("#model input").click()
+        page.get_by_role("option", name=name).click()
+        page.wait_for_selector("#translate", state="visible", timeout=30_000)
+        assert not page.locator("#sketch").is_visible() and not page.locator("#z0").is_visible()
+        page.locator("#translate_in input[type=file]").set_input_files(str(files / "photo.png"))
+        page.wait_for_timeout(1000)
+        page.click("#translate")
+        page.wait_for_selector("#translate_out img", timeout=60_000)
         browser.close()
 
 
