@@ -132,11 +132,10 @@ def evaluate(checkpoint: str, data: str, *, n_z: int = 10, limit: int | None = N
     from .infer import Translator
 
     t = Translator.load(checkpoint)
-    if not t.uses_z:
-        raise ValueError(f"evaluate needs a checkpoint with a latent code (BicycleGAN family); "
-                         f"{checkpoint} is {t.cfg.model}")
     if not Path(data).is_dir():
         raise ValueError(f"held-out data folder not found: {data}")
+    if not t.uses_z:
+        return evaluate_unpaired(t, data, limit=limit, seed=seed)
     pairs = load_aligned(data, load_size=t.size, direction=direction, input_nc=t.cfg.input_nc,
                          output_nc=t.cfg.output_nc, limit=limit)
     to01 = lambda x: x.float() / 255.0  # noqa: E731
@@ -175,6 +174,42 @@ def evaluate(checkpoint: str, data: str, *, n_z: int = 10, limit: int | None = N
                                   "fidelity": edge_fscore(real, sk),
                                   "ndb": ndb_jsd(real, real, ref, seed=seed)[0]}
     return result
+
+
+def evaluate_unpaired(t, data: str, *, limit: int | None = None, seed: int = 0) -> dict:
+    """CycleGAN on held-out unpaired images (data/testA, data/testB; data/trainA, data/trainB as
+    the reference): does G move A images towards domain B, and F move B images towards A?
+
+    realism_swd of G(testA) against trainB, next to testA itself (doing nothing: the ceiling)
+    and testB (real B: the floor); the same for F; cycle_l1 = mean |F(G(a)) - a|.
+    """
+    from .data import load_unaligned
+
+    root = Path(data)
+    if not ((root / "testA").is_dir() and (root / "testB").is_dir() and (root / "trainB").is_dir()):
+        raise ValueError(f"{t.cfg.model} checkpoints are evaluated on an unaligned dataset folder with "
+                         f"testA/, testB/, trainA/ and trainB/; {data} has not got them")
+    test = load_unaligned(root, split="test", load_size=t.size, limit=limit)
+    train = load_unaligned(root, split="train", load_size=t.size, limit=len(test) * 4)
+
+    def to11(x):
+        return x.float() / 127.5 - 1
+
+    with torch.inference_mode():
+        a, b = to11(test.a).to(t.device), to11(test.b).to(t.device)
+        fake_b = torch.cat([t.G(a[i:i + 8]) for i in range(0, len(a), 8)])
+        fake_a = torch.cat([t.F(b[i:i + 8]) for i in range(0, len(b), 8)])
+        cycle = torch.cat([t.F(fake_b[i:i + 8]) for i in range(0, len(a), 8)])
+
+    def swd(x, ref):
+        return sliced_wasserstein(((x.float().cpu().clamp(-1, 1) + 1) / 2), ref.float() / 255.0, seed=seed)
+
+    return {"checkpoint": str(t.source), "model": t.cfg.model, "images": len(test),
+            "A_to_B": {"realism_swd": swd(fake_b, train.b), "input_unchanged": swd(a, train.b),
+                       "real_B": swd(b, train.b)},
+            "B_to_A": {"realism_swd": swd(fake_a, train.a), "input_unchanged": swd(b, train.a),
+                       "real_A": swd(a, train.a)},
+            "cycle_l1": float(((cycle.float() - a.float()).abs().mean() / 2).cpu())}
 
 
 def markdown_table(results: list[dict]) -> str:

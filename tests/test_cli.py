@@ -63,3 +63,19 @@ def test_errors_are_one_clear_line(tmp_path):
     assert bad.returncode == 2 and "no images" in bad.stderr
     bad = cli("train", "--model", "cyclegan", "--data", empty, "--out", tmp_path / "r", "--lambda-kl", 1, check=False)
     assert bad.returncode == 2 and "do not apply" in bad.stderr
+
+
+def test_evaluate_cyclegan_on_unpaired_data(tmp_path):
+    from conftest import data_dir
+    from i2i.checkpoint import save_release
+    from i2i.config import model_config
+    from i2i.models import build_inference_modules
+
+    cfg = model_config("cyclegan", size=64, ngf=8, ndf=8, n_blocks=2)
+    save_release(tmp_path / "cg", cfg, build_inference_modules(cfg))
+    s2w = data_dir("summer2winter_yosemite")
+    r = json.loads(cli("evaluate", "--checkpoint", tmp_path / "cg", "--data", s2w).stdout)
+    assert r["model"] == "cyclegan" and r["images"] == 50 and r["cycle_l1"] > 0
+    assert r["A_to_B"]["real_B"] < r["A_to_B"]["input_unchanged"], "real winter is nearer winter than summer is"
+    bad = cli("evaluate", "--checkpoint", tmp_path / "cg", "--data", data_dir("edges2shoes", "val"), check=False)
+    assert bad.returncode == 2 and "testA" in bad.stderr and "Traceback" not in bad.stderr
