@@ -9,10 +9,13 @@ Train tab writes runs), GRADIO_SERVER_NAME/PORT.
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import logging
 import os
 import random
 import tempfile
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -87,6 +90,52 @@ def run_encode(t: Translator, photo) -> np.ndarray:
     return t.encode(photo)
 
 
+# -- outputs as files ------------------------------------------------------------------------------
+
+OUTPUTS = Path(tempfile.gettempdir()) / "i2i-outputs"
+KEEP_OUTPUTS_S = 3600
+
+
+def out_file(img: Image.Image | list[Image.Image], fmt: str = "PNG") -> str:
+    """An output image (or a list of frames: an animated GIF) as a file for Gradio to serve.
+
+    Files, not PIL images: Gradio 6 rewrites its content-addressed cache file for a PIL image in
+    place, so a request still downloading an identical earlier output (same sketch and seed)
+    reads a truncated file (seen in benchmarks/load.py). A path goes through Gradio's atomic
+    copy. Ours are content-addressed too, written under a temporary name and renamed, and
+    those older than an hour are swept away now and then.
+    """
+    buf = io.BytesIO()
+    if isinstance(img, list):
+        img[0].save(buf, format="GIF", save_all=True, append_images=img[1:], duration=120, loop=0)
+        fmt = "GIF"
+    else:
+        img.save(buf, format=fmt)
+    data = buf.getvalue()
+    path = OUTPUTS / f"{hashlib.sha256(data).hexdigest()[:32]}.{fmt.lower()}"
+    if path.exists():
+        os.utime(path)
+        return str(path)
+    OUTPUTS.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=OUTPUTS, prefix=".", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    if random.random() < 0.01:
+        sweep_outputs()
+    return str(path)
+
+
+def sweep_outputs() -> None:
+    cutoff = time.time() - KEEP_OUTPUTS_S
+    for f in OUTPUTS.iterdir():
+        try:
+            if f.stat().st_mtime < cutoff:
+                f.unlink()
+        except OSError:
+            pass  # another worker swept it first
+
+
 # -- input helpers --------------------------------------------------------------------------------
 
 def sketch_image(value) -> np.ndarray:
@@ -133,20 +182,20 @@ def generate_grid(sketch, seed, n, model, fit):
     t = model_or_error(model)
     arr = sketch_image(sketch)
     if not t.uses_z:
-        return [(run_translate(t, arr), "output")], []
+        return [(out_file(run_translate(t, arr)), "output")], []
     seed, n = int(seed), int(n)
     if not 1 <= n <= 32:
         raise gr.Error("n must be between 1 and 32")
     seeds = list(range(seed, seed + n))
     images = run_generate(t, arr, seeds=seeds, fit=bool(fit))
-    return [(img, f"seed {s}") for img, s in zip(images, seeds)], seeds
+    return [(out_file(img), f"seed {s}") for img, s in zip(images, seeds)], seeds
 
 
 @user_errors
 def render_latent(sketch, model, fit, *values):
     t = latent_model(model)
     z = list(values[:t.nz])
-    return run_generate(t, sketch_image(sketch), z=z, fit=bool(fit))[0], z_text(z)
+    return out_file(run_generate(t, sketch_image(sketch), z=z, fit=bool(fit))[0]), z_text(z)
 
 
 def slider_updates(t: Translator | None, z=None) -> list:
@@ -198,9 +247,8 @@ def interpolate_strip(sketch, model, fit, seed_b, photo_b, k, *values):
     z1 = run_encode(t, photo_b) if photo_b is not None else z_for_seed(int(seed_b), t.nz).numpy()
     codes = interpolate(z0, z1, int(k))
     frames = run_generate(t, sketch_image(sketch), z=codes, fit=bool(fit))
-    gif = Path(tempfile.mkdtemp(prefix="i2i-")) / "interpolation.gif"
-    frames[0].save(gif, save_all=True, append_images=frames[1:] + frames[::-1][1:-1], duration=120, loop=0)
-    return [(f, f"{i + 1}/{len(frames)}") for i, f in enumerate(frames)], str(gif)
+    gif = out_file(frames + frames[::-1][1:-1])  # there and back
+    return [(out_file(f), f"{i + 1}/{len(frames)}") for i, f in enumerate(frames)], gif
 
 
 @user_errors
@@ -237,7 +285,7 @@ def model_changed(model):
 def translate_image(path, model, reverse):
     if not path:
         raise gr.Error("Upload an image to translate first.")
-    return run_translate(model_or_error(model), path, bool(reverse))
+    return out_file(run_translate(model_or_error(model), path, bool(reverse)))
 
 
 # -- API endpoints (stable names for gradio_client; also usable from the docs page) --------------
@@ -251,7 +299,7 @@ def api_generate(image, seed, n, model):
     if not 1 <= n <= 32:
         raise gr.Error("n must be between 1 and 32")
     seeds = list(range(seed, seed + n))
-    return [(img, f"seed {s}") for img, s in zip(run_generate(t, sketch_image(image), seeds=seeds), seeds)]
+    return [(out_file(img), f"seed {s}") for img, s in zip(run_generate(t, sketch_image(image), seeds=seeds), seeds)]
 
 
 @user_errors
@@ -259,7 +307,7 @@ def api_generate_latent(image, z, model):
     if image is None:
         raise gr.Error("give a sketch image")
     t = latent_model(model)
-    return run_generate(t, sketch_image(image), z=parse_z(z, t.nz))[0]
+    return out_file(run_generate(t, sketch_image(image), z=parse_z(z, t.nz))[0])
 
 
 @user_errors
@@ -276,14 +324,14 @@ def api_translate(image, model):
     t = model_or_error(model)
     if t.uses_z:
         raise gr.Error(f"{model} is a {t.cfg.model} model with a latent code: use /generate or /generate_latent")
-    return run_translate(t, image)
+    return out_file(run_translate(t, image))
 
 
 @user_errors
 def api_edges(photo):
     if photo is None:
         raise gr.Error("give a photo")
-    return photo_to_edges(photo)
+    return out_file(photo_to_edges(photo))
 
 
 # -- Train tab ------------------------------------------------------------------------------------

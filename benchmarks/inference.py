@@ -63,9 +63,12 @@ def main() -> None:
           f"{torch.get_num_threads()} threads; wrapper picked {picked.precision.name} ({picked.precision.reason})")
     paths = {"eager fp32": Translator.load(args.checkpoint, precision="fp32"), f"picked ({picked.precision.name})": picked}
     z = [0.1] * picked.nz
+    # fit + clean: what the app's endpoints do with a drawing (centre/scale, white paper around it)
     for name, t in paths.items():
-        print(f"wrapper  {name:14s} grid of {args.n}: {stats(timed(lambda: t.generate(sketch, seeds=range(args.n)), args.calls))}")
-        print(f"wrapper  {name:14s} slider step: {stats(timed(lambda: t.generate(sketch, z=z), args.calls))}")
+        print(f"wrapper  {name:14s} grid of {args.n}: "
+              f"{stats(timed(lambda: t.generate(sketch, seeds=range(args.n), fit=True, clean=True), args.calls))}")
+        print(f"wrapper  {name:14s} slider step: "
+              f"{stats(timed(lambda: t.generate(sketch, z=z, fit=True, clean=True), args.calls))}")
     if args.no_app:
         return
     from gradio_client import Client, handle_file

@@ -90,7 +90,7 @@ class Translator:
         self.F = modules["F"].to(device).eval() if "F" in modules else None
         self._lock = threading.Lock()  # forward passes
         self._cache_lock = threading.Lock()  # the prepared-input cache, shared by request threads
-        self._inputs: OrderedDict[str, torch.Tensor] = OrderedDict()  # prepared-input cache (slider drags)
+        self._inputs: OrderedDict[str, list] = OrderedDict()  # prepared inputs and masks (slider drags)
         self.precision = self._choose_precision(precision)
         log.info("i2i: %s on %s, %s (%s)", cfg.model, device, self.precision.name, self.precision.reason)
 
@@ -151,6 +151,11 @@ class Translator:
     # -- inputs ------------------------------------------------------------------------------
     def prepare(self, image: ImageLike, fit: bool = False) -> torch.Tensor:
         """Any input image -> (1, C, size, size) in [-1, 1], normalised like the training inputs."""
+        return self._prepared(image, fit)[0]
+
+    def _prepared(self, image: ImageLike, fit: bool,
+                  with_mask: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(input tensor, outline mask or None), cached by content: a slider drag re-sends the same sketch."""
         mode = "L" if self.cfg.input_nc == 1 else "RGB"
         img = open_image(image, mode)
         key = hashlib.blake2b(img.tobytes() + bytes([fit]) + str(img.size).encode(), digest_size=16).hexdigest()
@@ -158,18 +163,21 @@ class Translator:
             cached = self._inputs.get(key)
             if cached is not None:
                 self._inputs.move_to_end(key)
-                return cached
-        if fit:
-            img = fit_sketch(img)
-        img = img.resize((self.size, self.size), Image.BILINEAR if self.cfg.sketch_norm else Image.BICUBIC)
-        x = to_tensor(img, self.cfg.input_nc)[None]
-        if self.cfg.sketch_norm:
-            x = normalize_sketch((x + 1) / 2, width=stroke_width_for(self.size)) * 2 - 1
+        if cached is None:
+            if fit:
+                img = fit_sketch(img)
+            img = img.resize((self.size, self.size), Image.BILINEAR if self.cfg.sketch_norm else Image.BICUBIC)
+            x = to_tensor(img, self.cfg.input_nc)[None]
+            if self.cfg.sketch_norm:
+                x = normalize_sketch((x + 1) / 2, width=stroke_width_for(self.size)) * 2 - 1
+            cached = [x, None, False]  # tensor, mask, mask computed
+        if with_mask and not cached[2]:
+            cached = [cached[0], outline_mask((cached[0] + 1) / 2) if self.cfg.input_nc == 1 else None, True]
         with self._cache_lock:
-            self._inputs[key] = x
+            self._inputs[key] = cached
             if len(self._inputs) > 16:
                 self._inputs.popitem(last=False)
-        return x
+        return cached[0], cached[1]
 
     def latents(self, z=None, seeds: Sequence[int] | None = None, n: int = 8) -> torch.Tensor:
         """(k, nz) codes from explicit z (one code or k codes), or from seeds, or seeds 0..n-1."""
@@ -208,14 +216,12 @@ class Translator:
         raw model output is what `clean=False` and `evaluate` show.
         """
         codes = self.latents(z, seeds, n)
-        x = self.prepare(image, fit)
+        x, mask = self._prepared(image, fit, with_mask=clean)
         with self._lock:
             y = self._forward(x.to(self.device).expand(codes.shape[0], -1, -1, -1), codes.to(self.device))
-        if clean and self.cfg.input_nc == 1:
-            mask = outline_mask((x + 1) / 2)
-            if mask is not None:
-                mask = mask.to(y.device)
-                y = y.float() * mask + (1 - mask)  # 1 = white in [-1, 1]
+        if clean and mask is not None:
+            mask = mask.to(y.device)
+            y = y.float() * mask + (1 - mask)  # 1 = white in [-1, 1]
         return [to_pil(t) for t in y]
 
     def translate(self, image: ImageLike, reverse: bool = False) -> Image.Image:
