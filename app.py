@@ -171,7 +171,7 @@ def model_or_error(name: str) -> Translator:
 def latent_model(name: str) -> Translator:
     t = model_or_error(name)
     if not t.uses_z:
-        raise gr.Error(f"{name} has no latent code (it is a {t.cfg.model} model): use Translate")
+        raise gr.Error(f"{name} has no latent code (it is a {t.cfg.model} model): use Translate (API: /translate)")
     return t
 
 
