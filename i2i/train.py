@@ -156,6 +156,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise CheckpointError(f"cannot create the run folder {out}: {e.strerror or e}") from None
+    for stale in out.glob(".*.tmp"):  # half-written files of a run killed mid-write (atomic_write's names)
+        stale.unlink(missing_ok=True)
     torch.manual_seed(tcfg.seed)
     if device.type == "cpu":
         # Adam's second moments underflow to subnormal floats, which x86 CPUs process slowly;
