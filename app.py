@@ -96,7 +96,7 @@ OUTPUTS = Path(tempfile.gettempdir()) / "i2i-outputs"
 KEEP_OUTPUTS_S = 3600
 
 
-def out_file(img: Image.Image | list[Image.Image], fmt: str = "PNG") -> str:
+def out_file(img: Image.Image | list[Image.Image]) -> str:
     """An output image (or a list of frames: an animated GIF) as a file for Gradio to serve.
 
     Files, not PIL images: Gradio 6 rewrites its content-addressed cache file for a PIL image in
@@ -108,11 +108,10 @@ def out_file(img: Image.Image | list[Image.Image], fmt: str = "PNG") -> str:
     buf = io.BytesIO()
     if isinstance(img, list):
         img[0].save(buf, format="GIF", save_all=True, append_images=img[1:], duration=120, loop=0)
-        fmt = "GIF"
     else:
-        img.save(buf, format=fmt)
+        img.save(buf, format="PNG")
     data = buf.getvalue()
-    path = OUTPUTS / f"{hashlib.sha256(data).hexdigest()[:32]}.{fmt.lower()}"
+    path = OUTPUTS / f"{hashlib.sha256(data).hexdigest()[:32]}.{'gif' if isinstance(img, list) else 'png'}"
     if path.exists():
         os.utime(path)
         return str(path)
