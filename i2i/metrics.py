@@ -159,7 +159,7 @@ def evaluate(checkpoint: str, data: str, *, n_z: int = 10, limit: int | None = N
     fake = torch.stack(fakes)
     sk = torch.stack(sketches)
     result = {
-        "checkpoint": str(checkpoint), "model": t.cfg.model, "pairs": len(pairs), "n_z": n_z,
+        "checkpoint": str(checkpoint), "model": t.cfg.model, "size": t.size, "pairs": len(pairs), "n_z": n_z,
         "recon_l1": float(np.mean(recon)) if recon else None,
         "diversity": float(np.mean(diversity)),
         "fidelity": edge_fscore(fake, sk),
@@ -213,14 +213,19 @@ def evaluate_unpaired(t, data: str, *, limit: int | None = None, seed: int = 0) 
 
 
 def markdown_table(results: list[dict]) -> str:
-    """The ablation table: the real-vs-real floor (from the first result), then one row per checkpoint."""
+    """The ablation table: the real-vs-real floor, then one row per checkpoint.
+
+    The floor depends on the image size (SWD compares Laplacian pyramids, with one more fine
+    level at 256 px than at 128), so checkpoints of different sizes each get their size's floor.
+    """
     def cell(v, fmt="{:.3f}"):
         return "-" if v is None else fmt.format(v)
 
     rows = ["| | recon_l1 | diversity | fidelity | realism_swd | NDB | JSD |", "|---|---|---|---|---|---|---|"]
-    floor = results[0].get("real_vs_real") if results else None
-    if floor:
-        rows.append(f"| real vs real | - | - | {cell(floor['fidelity'])} | {cell(floor['realism_swd'], '{:.1f}')} | "
+    floors = {r.get("size"): r["real_vs_real"] for r in results if r.get("real_vs_real")}
+    for size, floor in floors.items():
+        name = "real vs real" if len(floors) == 1 else f"real vs real, {size} px"
+        rows.append(f"| {name} | - | - | {cell(floor['fidelity'])} | {cell(floor['realism_swd'], '{:.1f}')} | "
                     f"{floor['ndb']} | - |")
     for r in results:
         rows.append(f"| {r['model']} (`{r['checkpoint']}`) | {cell(r['recon_l1'])} | {cell(r['diversity'])} | "

@@ -39,7 +39,9 @@ def test_train_generate_encode_evaluate_export(tmp_path, shoes):
     assert {"recon_l1", "diversity", "fidelity"} <= set(metrics)
     table = cli("evaluate", "--checkpoint", run, "checkpoints/edges2shoes", "--data", shoes / "val", "--reference",
                 shoes / "val", "--limit", 2, "--n-z", 2, "--table").stdout.splitlines()
-    assert len(table) == 5 and table[2].startswith("| real vs real") and "checkpoints/edges2shoes" in table[4]
+    # a 64 px run and the 128 px release: each size gets its own real-vs-real floor
+    assert len(table) == 6 and table[2].startswith("| real vs real, 64 px") and \
+        table[3].startswith("| real vs real, 128 px") and "checkpoints/edges2shoes" in table[5]
     cli("sheet", "--checkpoint", run, "--data", shoes / "val", "--rows", 2, "--seeds", 3, "--out", tmp_path / "s.png")
     assert Image.open(tmp_path / "s.png").size[0] > 5 * 128
     cli("export", run, tmp_path / "slim", "--half")
