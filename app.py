@@ -2,7 +2,8 @@
 
 UI only: every model operation is a call into the `i2i` package (Translator, photo_to_edges,
 studio.TrainingJob). Runs locally with `python app.py` and unchanged on Hugging Face Spaces.
-Environment: I2I_HUB_MODELS (comma-separated Hub repo ids to offer), I2I_TRAINING (1/0),
+Environment: I2I_HUB_MODELS (comma-separated Hub repo ids to offer), I2I_DEFAULT_MODEL (the
+model shown first: a folder name in checkpoints/ or a Hub id), I2I_TRAINING (1/0),
 I2I_DATA_ROOTS (os.pathsep-separated folders the Train tab may read), I2I_RUNS_DIR (where the
 Train tab writes runs), GRADIO_SERVER_NAME/PORT.
 """
@@ -15,10 +16,10 @@ import logging
 import os
 import random
 import tempfile
-import time
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 import numpy as np
 from PIL import Image
 
@@ -39,7 +40,7 @@ except ImportError:
         return fn
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT_MODEL = "edges2shoes"
+DEFAULT_MODEL = os.environ.get("I2I_DEFAULT_MODEL", "edges2shoes")  # the model the app opens with
 MAX_SLIDERS = 16
 EXAMPLES_DIR = ROOT.parent / "shared" / "data" / "edges2shoes" / "val"
 DATA_ROOTS = [Path(p) for p in os.environ.get("I2I_DATA_ROOTS", "").split(os.pathsep) if p] or \
@@ -92,8 +93,9 @@ def run_encode(t: Translator, photo) -> np.ndarray:
 
 # -- outputs as files ------------------------------------------------------------------------------
 
-OUTPUTS = Path(tempfile.gettempdir()) / "i2i-outputs"
-KEEP_OUTPUTS_S = 3600
+# inside Gradio's cache folder: Gradio serves these without hashing and copying them again, and
+# its delete_cache (see build_demo) removes them an hour after their last use
+OUTPUTS = Path(get_upload_folder()) / "i2i-outputs"
 
 
 def out_file(img: Image.Image | list[Image.Image]) -> str:
@@ -101,38 +103,26 @@ def out_file(img: Image.Image | list[Image.Image]) -> str:
 
     Files, not PIL images: Gradio 6 rewrites its content-addressed cache file for a PIL image in
     place, so a request still downloading an identical earlier output (same sketch and seed)
-    reads a truncated file (seen in benchmarks/load.py). A path goes through Gradio's atomic
-    copy. Ours are content-addressed too, written under a temporary name and renamed, and
-    those older than an hour are swept away now and then.
+    reads a truncated file (seen in benchmarks/load.py). Ours are content-addressed too, but
+    written under a temporary name and renamed. PNG at compression level 1: a third of the
+    encoding time of the default level 6 (4 vs 11 ms at 256 px) for files about 10% larger.
     """
     buf = io.BytesIO()
     if isinstance(img, list):
         img[0].save(buf, format="GIF", save_all=True, append_images=img[1:], duration=120, loop=0)
     else:
-        img.save(buf, format="PNG")
+        img.save(buf, format="PNG", compress_level=1)
     data = buf.getvalue()
     path = OUTPUTS / f"{hashlib.sha256(data).hexdigest()[:32]}.{'gif' if isinstance(img, list) else 'png'}"
     if path.exists():
-        os.utime(path)
+        os.utime(path)  # delete_cache ages files by ctime: this use restarts the clock
         return str(path)
-    OUTPUTS.mkdir(exist_ok=True)
+    OUTPUTS.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=OUTPUTS, prefix=".", suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
-    if random.random() < 0.01:
-        sweep_outputs()
     return str(path)
-
-
-def sweep_outputs() -> None:
-    cutoff = time.time() - KEEP_OUTPUTS_S
-    for f in OUTPUTS.iterdir():
-        try:
-            if f.stat().st_mtime < cutoff:
-                f.unlink()
-        except OSError:
-            pass  # another worker swept it first
 
 
 # -- input helpers --------------------------------------------------------------------------------
@@ -181,13 +171,13 @@ def generate_grid(sketch, seed, n, model, fit):
     t = model_or_error(model)
     arr = sketch_image(sketch)
     if not t.uses_z:
-        return [(out_file(run_translate(t, arr)), "output")], []
+        return [(out_file(run_translate(t, arr)), "output")], [], arr
     seed, n = int(seed), int(n)
     if not 1 <= n <= 32:
         raise gr.Error("n must be between 1 and 32")
     seeds = list(range(seed, seed + n))
     images = run_generate(t, arr, seeds=seeds, fit=bool(fit))
-    return [(out_file(img), f"seed {s}") for img, s in zip(images, seeds)], seeds
+    return [(out_file(img), f"seed {s}") for img, s in zip(images, seeds)], seeds, arr
 
 
 @user_errors
@@ -195,6 +185,18 @@ def render_latent(sketch, model, fit, *values):
     t = latent_model(model)
     z = list(values[:t.nz])
     return out_file(run_generate(t, sketch_image(sketch), z=z, fit=bool(fit))[0]), z_text(z)
+
+
+def keep_drawing(value) -> np.ndarray | None:
+    """The canvas's drawing as an array, kept on the server (a gr.State) for the latent events.
+
+    Every event that takes the Sketchpad itself makes the browser export and upload all of its
+    layers first: 2-3 s per slider step in a real browser (benchmarks/inference.py --browser),
+    against ~50 ms for the model call. So sliders, seed picks and styles read this copy, which
+    follows each stroke (and every Generate) instead.
+    """
+    img = value.get("composite") if isinstance(value, dict) else value
+    return None if img is None else np.asarray(open_image(img, "L"))
 
 
 def slider_updates(t: Translator | None, z=None) -> list:
@@ -431,12 +433,13 @@ def build_demo() -> gr.Blocks:
     default = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
     examples = [str(p) for p in sorted(EXAMPLES_DIR.glob("*_AB.jpg"), key=lambda p: int(p.stem.split("_")[0]))[:8]] \
         if EXAMPLES_DIR.is_dir() else []
-    # generated images are files in Gradio's cache: delete those older than an hour, every 30 min,
-    # so a busy public demo does not fill its disk
+    # generated images (out_file) and uploads are files in Gradio's cache: delete those unused for
+    # an hour, every 30 min, so a busy public demo does not fill its disk
     with gr.Blocks(title="i2i studio", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# i2i studio\nDraw an outline, get many plausible images (BicycleGAN). "
                     "Drag the latent sliders to change colour and texture.")
         seeds_state = gr.State([])
+        drawing = gr.State(None)  # keep_drawing: the canvas as a 512x512 array (0.25 MB a session)
         with gr.Tab("Draw"):
             with gr.Row():
                 model = gr.Dropdown(names, value=default, label="Model", scale=3, elem_id="model")
@@ -532,19 +535,22 @@ def build_demo() -> gr.Blocks:
         model.change(model_changed, model, [draw_box, translate_box, latent_box, extras, model_info, *sliders],
                      api_visibility="private")
         ui_model = dict(api_visibility="private", **MODEL_QUEUE)  # UI-only events that run a network
-        go.click(generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state], **ui_model)
+        sketch.change(keep_drawing, sketch, drawing, trigger_mode="always_last", show_progress="hidden",
+                      api_visibility="private")
+        go.click(generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state, drawing], **ui_model)
         new_seeds.click(lambda: random.randrange(100_000), None, seed, api_visibility="private").then(
-            generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state], **ui_model)
-        gallery.select(select_seed, [seeds_state, model, sketch, fit], [latent_out, ztext, *sliders], **ui_model)
+            generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state, drawing], **ui_model)
+        # the latent events read `drawing`, not the canvas (see keep_drawing)
+        gallery.select(select_seed, [seeds_state, model, drawing, fit], [latent_out, ztext, *sliders], **ui_model)
         for s in sliders:  # live while dragging; a fast drag keeps only the latest request
-            s.input(render_latent, [sketch, model, fit, *sliders], [latent_out, ztext], trigger_mode="always_last",
+            s.input(render_latent, [drawing, model, fit, *sliders], [latent_out, ztext], trigger_mode="always_last",
                     show_progress="hidden", **ui_model)
-        randomise.click(functools.partial(set_z, "random"), [model, sketch, fit], [latent_out, ztext, *sliders],
+        randomise.click(functools.partial(set_z, "random"), [model, drawing, fit], [latent_out, ztext, *sliders],
                         **ui_model)
-        zero.click(functools.partial(set_z, "zero"), [model, sketch, fit], [latent_out, ztext, *sliders], **ui_model)
-        style_photo.upload(style_from_photo, [style_photo, model, sketch, fit], [latent_out, ztext, *sliders],
+        zero.click(functools.partial(set_z, "zero"), [model, drawing, fit], [latent_out, ztext, *sliders], **ui_model)
+        style_photo.upload(style_from_photo, [style_photo, model, drawing, fit], [latent_out, ztext, *sliders],
                            **ui_model)
-        interp.click(interpolate_strip, [sketch, model, fit, seed_b, photo_b, k, *sliders], [strip, gif],
+        interp.click(interpolate_strip, [drawing, model, fit, seed_b, photo_b, k, *sliders], [strip, gif],
                      **ui_model)
         t_go.click(translate_image, [t_in, model, t_rev], t_out, **ui_model)
         photo_upload.upload(photo_to_canvas, photo_upload, sketch, api_visibility="private")
