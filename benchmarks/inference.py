@@ -1,7 +1,9 @@
 """Inference speed: an N-image seed grid and one slider step, inside the wrapper and end to end
-through the running app (gradio_client), side by side in one run. Prints p50/p95 in ms.
+through the running app (REST as a browser tab calls it, and gradio_client), side by side in one
+run; with --browser also a slider step in a real headless Chromium (input event to new image on
+screen). Prints p50/p95 in ms.
 
-    python benchmarks/inference.py [--checkpoint checkpoints/edges2shoes] [--calls 30] [--no-app]
+    python benchmarks/inference.py [--checkpoint checkpoints/edges2shoes] [--calls 30] [--no-app] [--browser]
 """
 from __future__ import annotations
 
@@ -56,6 +58,8 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=30)
     p.add_argument("--n", type=int, default=8)
     p.add_argument("--no-app", action="store_true", help="skip the end-to-end measurement")
+    p.add_argument("--browser", action="store_true",
+                   help="also time slider steps in headless Chromium (/usr/bin/chromium, Playwright)")
     args = p.parse_args()
     sketch = sketch_file()
     picked = Translator.load(args.checkpoint)
@@ -75,8 +79,8 @@ def main() -> None:
 
     from load import HttpClient, running_app
 
-    name = Path(args.checkpoint).name
-    with running_app() as url:
+    name = Path(args.checkpoint).name  # a shipped checkpoint: the app lists it under its folder name
+    with running_app({"I2I_DEFAULT_MODEL": name}) as url:
         # as a browser tab: the sketch is uploaded once (it does not change while a slider moves)
         h = HttpClient(url)
         f = h.upload(str(sketch))
@@ -91,6 +95,24 @@ def main() -> None:
         f = handle_file(str(sketch))
         print(f"gradio_client grid of {args.n}: {stats(timed(lambda: c.predict(f, 0, args.n, name, api_name='/generate'), args.calls))}")
         print(f"gradio_client slider step: {stats(timed(lambda: c.predict(f, z, name, api_name='/generate_latent'), args.calls))}")
+        if args.browser:
+            print(f"browser slider step: {stats(browser_slider_steps(url, args.calls))}")
+
+
+def browser_slider_steps(url: str, calls: int) -> list[float]:
+    """Seconds from a slider's input event to the new image loaded on the page, in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM, CHROMIUM_ARGS, SLIDER_STEPS_JS, generate_and_pick, open_and_draw
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = open_and_draw(browser, url)
+        generate_and_pick(page)
+        page.wait_for_timeout(5000)  # let the canvas's uploads after the strokes finish
+        ms = page.evaluate(SLIDER_STEPS_JS, calls + 1)[1:]  # the first is a warm-up
+        browser.close()
+    return [m / 1000 for m in ms]
 
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +14,13 @@ from PIL import Image
 from conftest import ROOT, data_dir
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from browser import CHROMIUM, CHROMIUM_ARGS, generate_and_pick, open_and_draw  # noqa: E402
 from load import load, running_app  # noqa: E402
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -192,21 +191,6 @@ def test_broken_checkpoints_in_the_app_are_clear_errors(app, files):
     assert not marker.exists()
 
 
-def draw(page, box, points):
-    page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
-    page.mouse.up()
-
-
-SHOE = [  # a toe-left shoe outline, in canvas fractions: sole, heel, back, opening, toe
-    [(0.10, 0.70), (0.30, 0.74), (0.60, 0.74), (0.85, 0.72), (0.88, 0.60), (0.86, 0.35), (0.75, 0.33)],
-    [(0.75, 0.33), (0.60, 0.42), (0.45, 0.45), (0.30, 0.50), (0.15, 0.58), (0.10, 0.70)],
-    [(0.55, 0.44), (0.62, 0.36), (0.75, 0.33)],
-]
-
-
 def test_browser_draw_generate_drag(app):
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
@@ -214,19 +198,17 @@ def test_browser_draw_generate_drag(app):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        page.goto(app["url"], wait_until="load")
-        page.wait_for_selector("#sketch canvas", timeout=60_000)
-        page.wait_for_function("() => document.querySelector('#sketch button[aria-label=\"Brush\"]')"
-                               "?.className.includes('highlight')", timeout=30_000)  # the app picked the brush
-        canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
-        box = canvas.bounding_box()
-        for stroke in SHOE:
-            draw(page, box, stroke)
-        page.click("#generate")
-        page.wait_for_function("() => document.querySelectorAll('#grid img').length === 8", timeout=90_000)
-        page.locator("#grid img").first.click()
-        page.wait_for_selector("#latent_out img", timeout=60_000)
+        page = open_and_draw(browser, app["url"])
+        generate_and_pick(page)
+        requests = []  # (time, url) of every request from here on
+        page.on("request", lambda r: requests.append((time.monotonic(), r.url)))
+        quiet_since = time.monotonic()
+        for _ in range(60):  # the canvas uploads its layers after strokes: wait for 1.5 s without any
+            page.wait_for_timeout(500)
+            uploads = [t for t, url in requests if "/upload" in url]
+            if time.monotonic() - max(uploads[-1:] + [quiet_since]) > 1.5:
+                break
+        requests.clear()
         before = page.locator("#latent_out img").get_attribute("src")
         slider = page.locator("#z0 input[type=range]").bounding_box()
         page.mouse.move(slider["x"] + slider["width"] * 0.5, slider["y"] + slider["height"] / 2)
@@ -235,6 +217,11 @@ def test_browser_draw_generate_drag(app):
         page.mouse.up()
         page.wait_for_function("(b) => document.querySelector('#latent_out img')?.src !== b", arg=before,
                                timeout=60_000)
+        # slider events read the drawing kept on the server: the first slider call is sent
+        # without exporting and uploading the canvas first (that took seconds per step)
+        urls = [url for _, url in requests]
+        first_call = next(i for i, url in enumerate(urls) if "/queue/join" in url)
+        assert not [url for url in urls[:first_call] if "/upload" in url]
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)
         browser.close()
