@@ -191,7 +191,7 @@ def keep_drawing(value) -> np.ndarray | None:
     """The canvas's drawing as an array, kept on the server (a gr.State) for the latent events.
 
     Every event that takes the Sketchpad itself makes the browser export and upload all of its
-    layers first: 2-3 s per slider step in a real browser (benchmarks/inference.py --browser),
+    layers first: about 2 s per slider step in a real browser (benchmarks/inference.py --browser),
     against ~50 ms for the model call. So sliders, seed picks and styles read this copy, which
     follows each stroke (and every Generate) instead.
     """
