@@ -127,13 +127,22 @@ def out_file(img: Image.Image | list[Image.Image]) -> str:
 
 # -- input helpers --------------------------------------------------------------------------------
 
+def canvas_array(value) -> np.ndarray | None:
+    """A Sketchpad value (or a plain image) as a greyscale array; None when there is no image.
+
+    Also what the latent events read: a copy of the drawing kept on the server (a gr.State
+    updated on each stroke and on Generate). Every event that takes the Sketchpad itself makes
+    the browser export and upload all of its layers first: about 2 s per slider step in a real
+    browser (benchmarks/inference.py --browser), against ~50 ms for the model call.
+    """
+    img = value.get("composite") if isinstance(value, dict) else value
+    return None if img is None else np.asarray(open_image(img, "L"))
+
+
 def sketch_image(value) -> np.ndarray:
     """The drawing from a Sketchpad value (or a plain image), refusing an empty canvas."""
-    img = value.get("composite") if isinstance(value, dict) else value
-    if img is None:
-        raise gr.Error("The canvas is empty: draw an outline (or upload an edge map / a photo) first.")
-    arr = np.asarray(open_image(img, "L"))
-    if (arr < 200).sum() < 20:
+    arr = canvas_array(value)
+    if arr is None or (arr < 200).sum() < 20:
         raise gr.Error("The canvas is empty: draw an outline (or upload an edge map / a photo) first.")
     return arr
 
@@ -185,18 +194,6 @@ def render_latent(sketch, model, fit, *values):
     t = latent_model(model)
     z = list(values[:t.nz])
     return out_file(run_generate(t, sketch_image(sketch), z=z, fit=bool(fit))[0]), z_text(z)
-
-
-def keep_drawing(value) -> np.ndarray | None:
-    """The canvas's drawing as an array, kept on the server (a gr.State) for the latent events.
-
-    Every event that takes the Sketchpad itself makes the browser export and upload all of its
-    layers first: about 2 s per slider step in a real browser (benchmarks/inference.py --browser),
-    against ~50 ms for the model call. So sliders, seed picks and styles read this copy, which
-    follows each stroke (and every Generate) instead.
-    """
-    img = value.get("composite") if isinstance(value, dict) else value
-    return None if img is None else np.asarray(open_image(img, "L"))
 
 
 def slider_updates(t: Translator | None, z=None) -> list:
@@ -439,7 +436,7 @@ def build_demo() -> gr.Blocks:
         gr.Markdown("# i2i studio\nDraw an outline, get many plausible images (BicycleGAN). "
                     "Drag the latent sliders to change colour and texture.")
         seeds_state = gr.State([])
-        drawing = gr.State(None)  # keep_drawing: the canvas as a 512x512 array (0.25 MB a session)
+        drawing = gr.State(None)  # canvas_array of the canvas: a 512x512 array (0.25 MB a session)
         with gr.Tab("Draw"):
             with gr.Row():
                 model = gr.Dropdown(names, value=default, label="Model", scale=3, elem_id="model")
@@ -535,12 +532,12 @@ def build_demo() -> gr.Blocks:
         model.change(model_changed, model, [draw_box, translate_box, latent_box, extras, model_info, *sliders],
                      api_visibility="private")
         ui_model = dict(api_visibility="private", **MODEL_QUEUE)  # UI-only events that run a network
-        sketch.change(keep_drawing, sketch, drawing, trigger_mode="always_last", show_progress="hidden",
+        sketch.change(canvas_array, sketch, drawing, trigger_mode="always_last", show_progress="hidden",
                       api_visibility="private")
         go.click(generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state, drawing], **ui_model)
         new_seeds.click(lambda: random.randrange(100_000), None, seed, api_visibility="private").then(
             generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state, drawing], **ui_model)
-        # the latent events read `drawing`, not the canvas (see keep_drawing)
+        # the latent events read `drawing`, not the canvas (see canvas_array)
         gallery.select(select_seed, [seeds_state, model, drawing, fit], [latent_out, ztext, *sliders], **ui_model)
         for s in sliders:  # live while dragging; a fast drag keeps only the latest request
             s.input(render_latent, [drawing, model, fit, *sliders], [latent_out, ztext], trigger_mode="always_last",
