@@ -130,13 +130,14 @@ def out_file(img: Image.Image | list[Image.Image]) -> str:
 def canvas_array(value) -> np.ndarray | None:
     """A Sketchpad value (or a plain image) as a greyscale array; None when there is no image.
 
-    Also what the latent events read: a copy of the drawing kept on the server (a gr.State
-    updated on each stroke and on Generate). Every event that takes the Sketchpad itself makes
-    the browser export and upload all of its layers first: about 2 s per slider step in a real
-    browser (benchmarks/inference.py --browser), against ~50 ms for the model call.
+    A value without a composite (an image set on the canvas, never drawn on) gives its
+    background. Also what the latent events read: a copy of the drawing kept on the server (a
+    gr.State updated after each stroke and on Generate), so that a slider step sends a few
+    numbers, not the canvas's layers (see PAGE_JS for what reading the canvas costs in the browser).
     """
-    img = value.get("composite") if isinstance(value, dict) else value
-    return None if img is None else np.asarray(open_image(img, "L"))
+    if isinstance(value, dict):
+        value = value.get("composite") if value.get("composite") is not None else value.get("background")
+    return None if value is None else np.asarray(open_image(value, "L"))
 
 
 def sketch_image(value) -> np.ndarray:
@@ -249,12 +250,18 @@ def interpolate_strip(sketch, model, fit, seed_b, photo_b, k, *values):
     return [(out_file(f), f"{i + 1}/{len(frames)}") for i, f in enumerate(frames)], gif
 
 
+def _canvas(img: Image.Image) -> tuple[dict, np.ndarray]:
+    """A Sketchpad value showing `img` (with a composite: that is what the canvas sends back until
+    someone draws on it), and the drawing the server keeps for the latent events."""
+    rgb = np.asarray(img.convert("RGB"))
+    return {"background": rgb, "layers": [], "composite": rgb}, np.asarray(img.convert("L"))
+
+
 @user_errors
 def photo_to_canvas(photo):
     if photo is None:
         raise gr.Error("upload a photo first")
-    edges = photo_to_edges(photo, size=512)
-    return {"background": np.asarray(edges.convert("RGB")), "layers": [], "composite": None}
+    return _canvas(photo_to_edges(photo, size=512))
 
 
 @user_errors
@@ -263,10 +270,12 @@ def edges_to_canvas(edge_map):
         raise gr.Error("upload an edge map first")
     img = open_image(edge_map, "L")
     img.thumbnail((512, 512))
-    return {"background": np.asarray(img.convert("RGB")), "layers": [], "composite": None}
+    return _canvas(img)
 
 
 def model_changed(model):
+    """The model's description and sliders, and which panels it needs: "latent" (BicycleGAN
+    family: canvas, grid, sliders), "plain" (no z, e.g. CycleGAN: image in, image out) or "none"."""
     try:
         t = model_or_error(model)
     except (CheckpointError, OSError, ValueError) as e:
@@ -274,9 +283,8 @@ def model_changed(model):
         t = None
     uses_z = t is not None and t.uses_z
     info = f"**{model}**: {t.cfg.model}, {t.size} px, {t.nz} latent dims, {t.device}/{t.precision.name}" if t else ""
-    # BicycleGAN family: the canvas, grid and sliders; models without z (CycleGAN): image in, image out
-    return [gr.update(visible=t is None or uses_z), gr.update(visible=t is not None and not uses_z),
-            gr.update(visible=uses_z), gr.update(visible=uses_z), info, *slider_updates(t if uses_z else None)]
+    panels = "none" if t is None else ("latent" if uses_z else "plain")
+    return [panels, info, *slider_updates(t if uses_z else None)]
 
 
 @user_errors
@@ -411,7 +419,17 @@ CSS = """
 .zbox textarea { font-family: ui-monospace, monospace; }
 """
 
-SELECT_BRUSH = """
+# Gradio 6's page, on every status message of any event, asks each component that was an input
+# or output of an earlier server event (and each component inside such a panel) for its value
+# again; for the Sketchpad that means exporting and uploading all its layers, which it then did
+# several times a second (slider steps took 1-3 s in Chromium). So no server event takes the
+# canvas, or a panel holding it, as an input or output: the server reads and writes hidden
+# stand-ins (`panels`, `canvas_copy`), and browser-only steps (`js=`), which have no status
+# messages, copy values between them and the page. Nor does the canvas have a change listener:
+# with one, it sends its layers to the server after every change and its next value is only an
+# id for them, which is empty when the change was an image set by the app (a race in Gradio
+# 6.31: Generate then saw an empty canvas); PAGE_JS syncs the drawing after each stroke instead.
+PAGE_JS = """
 () => {
   // Gradio's Sketchpad ignores strokes until a draw tool is picked; pick the brush on load.
   const pick = () => {
@@ -421,8 +439,23 @@ SELECT_BRUSH = """
   };
   let tries = 0;
   const t = setInterval(() => { if (pick() || ++tries > 50) clearInterval(t); }, 200);
+  // After a stroke, an undo or a clear on the canvas, send the drawing to the server once
+  // (the hidden #sync_drawing button), for the sliders and the other latent events.
+  let pending = null;
+  const sync = (e) => {
+    if (!e.target.closest || !e.target.closest('#sketch')) return;
+    clearTimeout(pending);
+    pending = setTimeout(() => document.querySelector('#sync_drawing')?.click(), 150);
+  };
+  document.addEventListener('pointerup', sync, true);
+  document.addEventListener('keyup', sync, true);
 }
 """
+SHOW_PANELS = """
+(panels) => [panels !== 'plain', panels === 'plain', panels === 'latent', panels === 'latent']
+  .map((visible) => ({__type__: 'update', visible}))
+"""
+COPY = "(value) => value"
 
 
 def build_demo() -> gr.Blocks:
@@ -437,6 +470,7 @@ def build_demo() -> gr.Blocks:
                     "Drag the latent sliders to change colour and texture.")
         seeds_state = gr.State([])
         drawing = gr.State(None)  # canvas_array of the canvas: a 512x512 array (0.25 MB a session)
+        panels = gr.Textbox(visible=False)  # model_changed's "latent" / "plain" / "none" (see SHOW_PANELS)
         with gr.Tab("Draw"):
             with gr.Row():
                 model = gr.Dropdown(names, value=default, label="Model", scale=3, elem_id="model")
@@ -455,15 +489,21 @@ def build_demo() -> gr.Blocks:
                         label="Draw here (black pen; eraser and undo in the toolbar)", type="numpy", image_mode="L",
                         canvas_size=(512, 512), elem_id="sketch", height=560,
                         brush=gr.Brush(default_size=2, colors=["#000000"], color_mode="fixed"))  # a radius: 4 px lines, HED-like
+                    canvas_copy = gr.Sketchpad(visible=False, type="numpy", image_mode="L")  # see PAGE_JS
+                    sync_drawing = gr.Button(visible="hidden", elem_id="sync_drawing")  # pressed by PAGE_JS
                     fit = gr.Checkbox(True, label="Centre and scale my drawing; white paper around it")
                     with gr.Accordion("Start from an image", open=False):
-                        edge_upload = gr.File(label="An edge map", file_types=["image"], type="filepath")
-                        photo_upload = gr.File(label="A photo (turned into edges)", file_types=["image"], type="filepath")
+                        edge_upload = gr.File(label="An edge map", file_types=["image"], type="filepath",
+                                              elem_id="edge_upload")
+                        photo_upload = gr.File(label="A photo (turned into edges)", file_types=["image"], type="filepath",
+                                               elem_id="photo_upload")
                         if examples:
                             ex = gr.Image(visible=False, type="filepath")
                             gr.Examples(examples=[[e] for e in examples], inputs=[ex], label="Validation sketches")
-                            ex.change(lambda p: edges_to_canvas(Image.open(p).crop((0, 0, 256, 256))) if p else gr.skip(),
-                                      ex, sketch, api_visibility="private")
+                            ex.change(lambda p: edges_to_canvas(Image.open(p).crop((0, 0, 256, 256))) if p else
+                                      (gr.skip(), gr.skip()),
+                                      ex, [canvas_copy, drawing], api_visibility="private").then(
+                                None, canvas_copy, sketch, js=COPY, api_visibility="private")
                 with gr.Column(scale=1):
                     with gr.Row():
                         n = gr.Slider(1, 16, value=8, step=1, label="Images")
@@ -529,14 +569,19 @@ def build_demo() -> gr.Blocks:
 
         # -- wiring --
         refresh.click(refresh_models, model, model, api_visibility="private")
-        model.change(model_changed, model, [draw_box, translate_box, latent_box, extras, model_info, *sliders],
-                     api_visibility="private")
+        panel_boxes = [draw_box, translate_box, latent_box, extras]
+        for trigger in (model.change, demo.load):
+            trigger(model_changed, model, [panels, model_info, *sliders], api_visibility="private").then(
+                None, panels, panel_boxes, js=SHOW_PANELS, api_visibility="private")
         ui_model = dict(api_visibility="private", **MODEL_QUEUE)  # UI-only events that run a network
-        sketch.change(canvas_array, sketch, drawing, trigger_mode="always_last", show_progress="hidden",
-                      api_visibility="private")
-        go.click(generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state, drawing], **ui_model)
+        copy_canvas = dict(fn=None, inputs=sketch, outputs=canvas_copy, js=COPY, api_visibility="private")
+        sync_drawing.click(**copy_canvas, trigger_mode="always_last").then(
+            canvas_array, canvas_copy, drawing, show_progress="hidden", api_visibility="private")
+        grid = dict(fn=generate_grid, inputs=[canvas_copy, seed, n, model, fit], outputs=[gallery, seeds_state, drawing],
+                    **ui_model)
+        go.click(**copy_canvas).then(**grid)
         new_seeds.click(lambda: random.randrange(100_000), None, seed, api_visibility="private").then(
-            generate_grid, [sketch, seed, n, model, fit], [gallery, seeds_state, drawing], **ui_model)
+            **copy_canvas).then(**grid)
         # the latent events read `drawing`, not the canvas (see canvas_array)
         gallery.select(select_seed, [seeds_state, model, drawing, fit], [latent_out, ztext, *sliders], **ui_model)
         for s in sliders:  # live while dragging; a fast drag keeps only the latest request
@@ -550,8 +595,9 @@ def build_demo() -> gr.Blocks:
         interp.click(interpolate_strip, [drawing, model, fit, seed_b, photo_b, k, *sliders], [strip, gif],
                      **ui_model)
         t_go.click(translate_image, [t_in, model, t_rev], t_out, **ui_model)
-        photo_upload.upload(photo_to_canvas, photo_upload, sketch, api_visibility="private")
-        edge_upload.upload(edges_to_canvas, edge_upload, sketch, api_visibility="private")
+        for upload, to_canvas in ((photo_upload, photo_to_canvas), (edge_upload, edges_to_canvas)):
+            upload.upload(to_canvas, upload, [canvas_copy, drawing], api_visibility="private").then(
+                None, canvas_copy, sketch, js=COPY, api_visibility="private")
         start.click(functools.partial(start_training, resume=False), [data, tmodel, size, batch, iters, run_name],
                     status, api_visibility="private")
         resume.click(functools.partial(start_training, resume=True), [data, tmodel, size, batch, iters, run_name],
@@ -559,8 +605,6 @@ def build_demo() -> gr.Blocks:
         stop.click(stop_training, None, status, api_visibility="private")
         timer.tick(poll_training, None, [status, progress, sample, curve, samples_seen], show_progress="hidden",
                    api_visibility="private")
-        demo.load(model_changed, model, [draw_box, translate_box, latent_box, extras, model_info, *sliders],
-                     api_visibility="private")
 
         with gr.Row(visible=False):  # the public API: plain inputs, stable names
             # files, not gr.Image: Gradio would decode images before our size and format checks
@@ -599,4 +643,4 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # state_session_capacity: each new session copies every component's config (~0.2 MB here);
     # REST callers that send no session hash make one per request, so keep the newest 1,000 only
-    demo.launch(theme=gr.themes.Soft(), css=CSS, js=SELECT_BRUSH, max_file_size="10mb", state_session_capacity=1000)
+    demo.launch(theme=gr.themes.Soft(), css=CSS, js=PAGE_JS, max_file_size="10mb", state_session_capacity=1000)

@@ -109,7 +109,7 @@ def browser_slider_steps(url: str, calls: int) -> list[float]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = open_and_draw(browser, url)
         generate_and_pick(page)
-        page.wait_for_timeout(5000)  # let the canvas's uploads after the strokes finish
+        page.wait_for_timeout(1000)  # let the drawing reach the server (PAGE_JS in app.py)
         ms = page.evaluate(SLIDER_STEPS_JS, calls + 1)[1:]  # the first is a warm-up
         browser.close()
     return [m / 1000 for m in ms]

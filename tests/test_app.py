@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import ROOT, data_dir
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from browser import CHROMIUM, CHROMIUM_ARGS, generate_and_pick, open_and_draw  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_ARGS, draw, generate_and_pick, open_and_draw  # noqa: E402
 from load import load, running_app  # noqa: E402
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -202,13 +202,12 @@ def test_browser_draw_generate_drag(app):
         generate_and_pick(page)
         requests = []  # (time, url) of every request from here on
         page.on("request", lambda r: requests.append((time.monotonic(), r.url)))
-        quiet_since = time.monotonic()
-        for _ in range(60):  # the canvas uploads its layers after strokes: wait for 1.5 s without any
-            page.wait_for_timeout(500)
-            uploads = [t for t, url in requests if "/upload" in url]
-            if time.monotonic() - max(uploads[-1:] + [quiet_since]) > 1.5:
-                break
+        # the page goes quiet: the canvas is not exported and uploaded again and again while
+        # nothing happens (it was, several times a second, after any event had run)
+        page.wait_for_timeout(2000)
         requests.clear()
+        page.wait_for_timeout(3000)
+        assert not [url for _, url in requests if "/upload" in url]
         before = page.locator("#latent_out img").get_attribute("src")
         slider = page.locator("#z0 input[type=range]").bounding_box()
         page.mouse.move(slider["x"] + slider["width"] * 0.5, slider["y"] + slider["height"] / 2)
@@ -217,13 +216,36 @@ def test_browser_draw_generate_drag(app):
         page.mouse.up()
         page.wait_for_function("(b) => document.querySelector('#latent_out img')?.src !== b", arg=before,
                                timeout=60_000)
-        # slider events read the drawing kept on the server: the first slider call is sent
-        # without exporting and uploading the canvas first (that took seconds per step)
+        # slider events read the drawing kept on the server: dragging sends no canvas at all
         urls = [url for _, url in requests]
-        first_call = next(i for i, url in enumerate(urls) if "/queue/join" in url)
-        assert not [url for url in urls[:first_call] if "/upload" in url]
+        assert any("/queue/join" in url for url in urls)
+        assert not [url for url in urls if "/upload" in url]
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)
+        # a stroke after that sends the drawing once (for the next slider step), then nothing
+        requests.clear()
+        canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
+        draw(page, canvas.bounding_box(), [(0.3, 0.6), (0.5, 0.6)])
+        page.wait_for_timeout(3000)
+        urls = [url for _, url in requests]
+        assert [url for url in urls if "/upload" in url] and [url for url in urls if "/queue/join" in url]
+        browser.close()
+
+
+def test_browser_edge_map_upload_then_generate(app, files):
+    """An uploaded edge map fills the canvas and is what Generate draws from (it used to reach the
+    server as an empty canvas) and what the sliders then use."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(app["url"], wait_until="load")
+        page.wait_for_selector("#sketch canvas", timeout=60_000)
+        page.get_by_text("Start from an image").click()
+        page.locator("#edge_upload input[type=file]").set_input_files(str(files / "sketch.png"))
+        page.wait_for_timeout(3000)
+        generate_and_pick(page)
+        assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
         browser.close()
 
 
