@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
@@ -93,9 +94,18 @@ def run_encode(t: Translator, photo) -> np.ndarray:
 
 # -- outputs as files ------------------------------------------------------------------------------
 
-# inside Gradio's cache folder: Gradio serves these without hashing and copying them again, and
-# its delete_cache (see build_demo) removes them an hour after their last use
+# inside Gradio's cache folder: its delete_cache (see build_demo) removes them an hour after their
+# last use. A static path: Gradio serves these as they are, without its per-file checks and cache
+# copy for each output (path resolving that took ~20 ms of the server's time per 8-image grid);
+# safe, as nothing but out_file writes there and its files never change (content-addressed).
 OUTPUTS = Path(get_upload_folder()) / "i2i-outputs"
+gr.set_static_paths([OUTPUTS])
+ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="i2i-png")  # Pillow releases the GIL while encoding
+
+
+def out_files(images: list[Image.Image]) -> list[str]:
+    """out_file for each image, two at a time (8 images at 256 px: ~20 instead of ~35 ms)."""
+    return list(ENCODERS.map(out_file, images))
 
 
 def out_file(img: Image.Image | list[Image.Image]) -> str:
@@ -187,7 +197,7 @@ def generate_grid(sketch, seed, n, model, fit):
         raise gr.Error("n must be between 1 and 32")
     seeds = list(range(seed, seed + n))
     images = run_generate(t, arr, seeds=seeds, fit=bool(fit))
-    return [(out_file(img), f"seed {s}") for img, s in zip(images, seeds)], seeds, arr
+    return list(zip(out_files(images), [f"seed {s}" for s in seeds])), seeds, arr
 
 
 @user_errors
@@ -247,7 +257,7 @@ def interpolate_strip(sketch, model, fit, seed_b, photo_b, k, *values):
     codes = interpolate(z0, z1, int(k))
     frames = run_generate(t, sketch_image(sketch), z=codes, fit=bool(fit))
     gif = out_file(frames + frames[::-1][1:-1])  # there and back
-    return [(out_file(f), f"{i + 1}/{len(frames)}") for i, f in enumerate(frames)], gif
+    return [(f, f"{i + 1}/{len(frames)}") for i, f in enumerate(out_files(frames))], gif
 
 
 def _canvas(img: Image.Image) -> tuple[dict, np.ndarray]:
@@ -305,7 +315,7 @@ def api_generate(image, seed, n, model):
     if not 1 <= n <= 32:
         raise gr.Error("n must be between 1 and 32")
     seeds = list(range(seed, seed + n))
-    return [(out_file(img), f"seed {s}") for img, s in zip(run_generate(t, sketch_image(image), seeds=seeds), seeds)]
+    return list(zip(out_files(run_generate(t, sketch_image(image), seeds=seeds)), [f"seed {s}" for s in seeds]))
 
 
 @user_errors
