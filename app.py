@@ -427,6 +427,7 @@ def refresh_models(current):
 CSS = """
 #grid .thumbnail-item { aspect-ratio: 1 / 1; }
 .zbox textarea { font-family: ui-monospace, monospace; }
+#sync_drawing { display: none !important; }  /* Gradio 6.31 still shows a visible="hidden" button */
 """
 
 # Gradio 6's page, on every status message of any event, asks each component that was an input

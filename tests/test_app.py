@@ -200,6 +200,7 @@ def test_browser_draw_generate_drag(app):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = open_and_draw(browser, app["url"])
         generate_and_pick(page)
+        assert not page.locator("#sync_drawing").is_visible()  # the app's own button, pressed by its script
         requests = []  # (time, url) of every request from here on
         page.on("request", lambda r: requests.append((time.monotonic(), r.url)))
         # the page goes quiet: the canvas is not exported and uploaded again and again while
