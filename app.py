@@ -378,7 +378,7 @@ def start_training(data, model, size, batch, iters, name, resume):
         if not (out / "train_state.pt").is_file():
             raise gr.Error(f"nothing to resume in runs/{name}")
         job.start(None, TrainConfig(data="", out=str(out), iters=iters, **cadence), resume=True)
-        return f"resuming runs/{name}"
+        return f"resuming runs/{name}", gr.Timer(active=True)
     folder = confine(data, DATA_ROOTS)
     paired = model != "cyclegan"
     extra = dict(input_nc=1, sketch_norm=True) if paired and "edges2" in folder.name else {}
@@ -386,7 +386,7 @@ def start_training(data, model, size, batch, iters, name, resume):
     tcfg = TrainConfig(data=str(folder), out=str(out), iters=iters, batch_size=int(batch),
                        direction="BtoA" if folder.name == "facades" else "AtoB", sketch_aug=bool(extra), **cadence)
     job.start(mcfg, tcfg)
-    return f"started {model} on {folder.name} -> runs/{name}"
+    return f"started {model} on {folder.name} -> runs/{name}", gr.Timer(active=True)
 
 
 def stop_training():
@@ -395,6 +395,8 @@ def stop_training():
 
 
 def poll_training():
+    """The run's state for the Train tab; the last poll after a run ends also stops the timer."""
+    going = job.running()  # before reading the state: once the thread has ended, its state is final
     s = job.state()
     parts = [s.status]
     if s.total:
@@ -414,7 +416,8 @@ def poll_training():
                 if k not in ("step", "lr")]
         losses = pd.DataFrame(rows)
     progress = s.step / s.total if s.total else 0.0
-    return " | ".join(parts), gr.update(value=progress * 100), s.sample_path, losses, s.samples_seen
+    return " | ".join(parts), gr.update(value=progress * 100), s.sample_path, losses, s.samples_seen, \
+        gr.Timer(active=going)
 
 
 def refresh_models(current):
@@ -576,7 +579,7 @@ def build_demo() -> gr.Blocks:
                                   type="filepath", elem_id="train_sample")
                 curve = gr.LinePlot(x="step", y="value", color="loss", label="Losses")
             samples_seen = gr.Number(0, label="Sample grids so far", interactive=False, elem_id="samples_seen")
-            timer = gr.Timer(1.0)
+            timer = gr.Timer(1.0, active=False)  # polls only while a run goes (start, page load, poll_training)
 
         # -- wiring --
         refresh.click(refresh_models, model, model, api_visibility="private")
@@ -610,11 +613,12 @@ def build_demo() -> gr.Blocks:
             upload.upload(to_canvas, upload, [canvas_copy, drawing], api_visibility="private").then(
                 None, canvas_copy, sketch, js=COPY, api_visibility="private")
         start.click(functools.partial(start_training, resume=False), [data, tmodel, size, batch, iters, run_name],
-                    status, api_visibility="private")
+                    [status, timer], api_visibility="private")
         resume.click(functools.partial(start_training, resume=True), [data, tmodel, size, batch, iters, run_name],
-                     status, api_visibility="private")
+                     [status, timer], api_visibility="private")
         stop.click(stop_training, None, status, api_visibility="private")
-        timer.tick(poll_training, None, [status, progress, sample, curve, samples_seen], show_progress="hidden",
+        demo.load(lambda: gr.Timer(active=job.running()), None, timer, api_visibility="private")
+        timer.tick(poll_training, None, [status, progress, sample, curve, samples_seen, timer], show_progress="hidden",
                    api_visibility="private")
 
         with gr.Row(visible=False):  # the public API: plain inputs, stable names

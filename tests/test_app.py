@@ -287,6 +287,11 @@ def test_browser_training_tab_streams_and_the_run_becomes_a_model(app):
         page.wait_for_function(f"() => ({status}).match(/finished|failed/)", timeout=240_000)
         assert "failed" not in page.locator("#train_status textarea").input_value()
         assert int(page.locator("#samples_seen input").input_value()) >= 2  # grids streamed while it ran
+        calls = []  # the tab stops polling once the run has ended
+        page.wait_for_timeout(2000)
+        page.on("request", lambda r: calls.append(r.url) if "/queue/join" in r.url else None)
+        page.wait_for_timeout(3000)
+        assert not calls
         page.screenshot(path=str(ARTIFACTS / "training.png"), full_page=True)
         assert (app["runs"] / "ui-test" / "model.safetensors").is_file()
         page.get_by_role("tab", name="Draw").click()
