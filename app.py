@@ -192,12 +192,17 @@ def generate_grid(sketch, seed, n, model, fit):
     arr = sketch_image(sketch)
     if not t.uses_z:
         return [(out_file(run_translate(t, arr)), "output")], [], arr
+    return *seed_grid(t, arr, seed, n, fit), arr
+
+
+def seed_grid(t: Translator, arr: np.ndarray, seed, n, fit=True) -> tuple[list, list[int]]:
+    """n images for seeds seed..seed+n-1 as a captioned gallery (one batched call), and the seeds."""
     seed, n = int(seed), int(n)
     if not 1 <= n <= 32:
         raise gr.Error("n must be between 1 and 32")
     seeds = list(range(seed, seed + n))
     images = run_generate(t, arr, seeds=seeds, fit=bool(fit))
-    return list(zip(out_files(images), [f"seed {s}" for s in seeds])), seeds, arr
+    return list(zip(out_files(images), [f"seed {s}" for s in seeds])), seeds
 
 
 @user_errors
@@ -310,12 +315,7 @@ def translate_image(path, model, reverse):
 def api_generate(image, seed, n, model):
     if image is None:
         raise gr.Error("give a sketch image")
-    t = latent_model(model)
-    seed, n = int(seed), int(n)
-    if not 1 <= n <= 32:
-        raise gr.Error("n must be between 1 and 32")
-    seeds = list(range(seed, seed + n))
-    return list(zip(out_files(run_generate(t, sketch_image(image), seeds=seeds)), [f"seed {s}" for s in seeds]))
+    return seed_grid(latent_model(model), sketch_image(image), seed, n)[0]
 
 
 @user_errors
@@ -505,6 +505,9 @@ def build_demo() -> gr.Blocks:
                         brush=gr.Brush(default_size=2, colors=["#000000"], color_mode="fixed"))  # a radius: 4 px lines, HED-like
                     canvas_copy = gr.Sketchpad(visible=False, type="numpy", image_mode="L")  # see PAGE_JS
                     sync_drawing = gr.Button(visible="hidden", elem_id="sync_drawing")  # pressed by PAGE_JS
+                    # browser-only copies between the canvas and its server-side stand-in
+                    to_copy = dict(fn=None, inputs=sketch, outputs=canvas_copy, js=COPY, api_visibility="private")
+                    to_sketch = dict(fn=None, inputs=canvas_copy, outputs=sketch, js=COPY, api_visibility="private")
                     fit = gr.Checkbox(True, label="Centre and scale my drawing; white paper around it")
                     with gr.Accordion("Start from an image", open=False):
                         edge_upload = gr.File(label="An edge map", file_types=["image"], type="filepath",
@@ -516,8 +519,7 @@ def build_demo() -> gr.Blocks:
                             gr.Examples(examples=[[e] for e in examples], inputs=[ex], label="Validation sketches")
                             ex.change(lambda p: edges_to_canvas(Image.open(p).crop((0, 0, 256, 256))) if p else
                                       (gr.skip(), gr.skip()),
-                                      ex, [canvas_copy, drawing], api_visibility="private").then(
-                                None, canvas_copy, sketch, js=COPY, api_visibility="private")
+                                      ex, [canvas_copy, drawing], api_visibility="private").then(**to_sketch)
                 with gr.Column(scale=1):
                     with gr.Row():
                         n = gr.Slider(1, 16, value=8, step=1, label="Images")
@@ -588,14 +590,13 @@ def build_demo() -> gr.Blocks:
             trigger(model_changed, model, [panels, model_info, *sliders], api_visibility="private").then(
                 None, panels, panel_boxes, js=SHOW_PANELS, api_visibility="private")
         ui_model = dict(api_visibility="private", **MODEL_QUEUE)  # UI-only events that run a network
-        copy_canvas = dict(fn=None, inputs=sketch, outputs=canvas_copy, js=COPY, api_visibility="private")
-        sync_drawing.click(**copy_canvas, trigger_mode="always_last").then(
+        sync_drawing.click(**to_copy, trigger_mode="always_last").then(
             canvas_array, canvas_copy, drawing, show_progress="hidden", api_visibility="private")
         grid = dict(fn=generate_grid, inputs=[canvas_copy, seed, n, model, fit], outputs=[gallery, seeds_state, drawing],
                     **ui_model)
-        go.click(**copy_canvas).then(**grid)
+        go.click(**to_copy).then(**grid)
         new_seeds.click(lambda: random.randrange(100_000), None, seed, api_visibility="private").then(
-            **copy_canvas).then(**grid)
+            **to_copy).then(**grid)
         # the latent events read `drawing`, not the canvas (see canvas_array)
         gallery.select(select_seed, [seeds_state, model, drawing, fit], [latent_out, ztext, *sliders], **ui_model)
         for s in sliders:  # live while dragging; a fast drag keeps only the latest request
@@ -610,8 +611,7 @@ def build_demo() -> gr.Blocks:
                      **ui_model)
         t_go.click(translate_image, [t_in, model, t_rev], t_out, **ui_model)
         for upload, to_canvas in ((photo_upload, photo_to_canvas), (edge_upload, edges_to_canvas)):
-            upload.upload(to_canvas, upload, [canvas_copy, drawing], api_visibility="private").then(
-                None, canvas_copy, sketch, js=COPY, api_visibility="private")
+            upload.upload(to_canvas, upload, [canvas_copy, drawing], api_visibility="private").then(**to_sketch)
         start.click(functools.partial(start_training, resume=False), [data, tmodel, size, batch, iters, run_name],
                     [status, timer], api_visibility="private")
         resume.click(functools.partial(start_training, resume=True), [data, tmodel, size, batch, iters, run_name],
