@@ -137,6 +137,16 @@ def out_file(img: Image.Image | list[Image.Image]) -> str:
 
 # -- input helpers --------------------------------------------------------------------------------
 
+def file_input(label: str | None = None, file_types: tuple[str, ...] | None = ("image",), **kwargs) -> gr.File:
+    """An upload field whose file reaches the handlers as bytes (open_image reads them).
+
+    Not type="filepath": for that, Gradio 6.31 creates an empty temporary file in its cache for
+    each event that reads the field, and never deletes or closes it (File._process_single_file):
+    one file and one open handle leaked per API call.
+    """
+    return gr.File(label=label, file_types=list(file_types) if file_types else None, type="binary", **kwargs)
+
+
 def canvas_array(value) -> np.ndarray | None:
     """A Sketchpad value (or a plain image) as a greyscale array; None when there is no image.
 
@@ -491,8 +501,7 @@ def build_demo() -> gr.Blocks:
                 refresh = gr.Button("↻ models", scale=0, min_width=90, elem_id="refresh")
             model_info = gr.Markdown()
             with gr.Row(visible=False) as translate_box:  # shown for models without z (CycleGAN)
-                t_in = gr.File(label="An image to translate", file_types=["image"], type="filepath",
-                               elem_id="translate_in")
+                t_in = file_input("An image to translate", elem_id="translate_in")
                 with gr.Column():
                     t_rev = gr.Checkbox(False, label="Reverse direction (B -> A, the second generator)")
                     t_go = gr.Button("Translate", variant="primary", elem_id="translate")
@@ -510,10 +519,8 @@ def build_demo() -> gr.Blocks:
                     to_sketch = dict(fn=None, inputs=canvas_copy, outputs=sketch, js=COPY, api_visibility="private")
                     fit = gr.Checkbox(True, label="Centre and scale my drawing; white paper around it")
                     with gr.Accordion("Start from an image", open=False):
-                        edge_upload = gr.File(label="An edge map", file_types=["image"], type="filepath",
-                                              elem_id="edge_upload")
-                        photo_upload = gr.File(label="A photo (turned into edges)", file_types=["image"], type="filepath",
-                                               elem_id="photo_upload")
+                        edge_upload = file_input("An edge map", elem_id="edge_upload")
+                        photo_upload = file_input("A photo (turned into edges)", elem_id="photo_upload")
                         if examples:
                             ex = gr.Image(visible=False, type="filepath")
                             gr.Examples(examples=[[e] for e in examples], inputs=[ex], label="Validation sketches")
@@ -547,11 +554,10 @@ def build_demo() -> gr.Blocks:
                                               interactive=False)
             with gr.Accordion("Style from a photo, interpolation", open=False, visible=True) as extras:
                 with gr.Row():
-                    style_photo = gr.File(label="A photo whose style to copy (encoded by E)", file_types=["image"],
-                                          type="filepath")
+                    style_photo = file_input("A photo whose style to copy (encoded by E)")
                     with gr.Column():
                         seed_b = gr.Number(1, label="Interpolate from the current z to seed…", precision=0)
-                        photo_b = gr.File(label="…or to this photo's z", file_types=["image"], type="filepath")
+                        photo_b = file_input("…or to this photo's z")
                         k = gr.Slider(3, 16, value=8, step=1, label="Steps")
                         interp = gr.Button("Interpolate")
                 strip = gr.Gallery(label="Interpolation", columns=8, format="png")
@@ -623,8 +629,8 @@ def build_demo() -> gr.Blocks:
 
         with gr.Row(visible=False):  # the public API: plain inputs, stable names
             # files, not gr.Image: Gradio would decode images before our size and format checks
-            a_img = gr.File(type="filepath")
-            a_photo = gr.File(type="filepath")
+            a_img = file_input(file_types=None)
+            a_photo = file_input(file_types=None)
             a_seed = gr.Number(0, precision=0)
             a_n = gr.Number(8, precision=0)
             a_model = gr.Textbox(default)
@@ -652,6 +658,10 @@ demo = build_demo()
 # passes are serialised in the Translator anyway, and a single line keeps latency fair (a lock
 # taken by several worker threads is not FIFO: it let some requests starve under load). Other
 # events (training polls, uploads) run up to 4 at once. Up to 256 wait; none are dropped.
+# Gradio 6.31 rebuilds a pandas summary of its last 10,000 events after every event, for a
+# monitoring page this app does not enable: 3 ms per event at first, 24 ms once 10,000 events are
+# recorded (a server slows down with use). Once per 1,000 events is plenty (read at queue()).
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 demo.queue(default_concurrency_limit=4, max_size=256)
 
 if __name__ == "__main__":

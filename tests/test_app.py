@@ -25,11 +25,12 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    runs = tmp_path_factory.mktemp("runs")
+    runs, cache = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("gradio-cache")
     log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
     try:
-        with running_app({"I2I_RUNS_DIR": str(runs), "I2I_TRAINING": "1"}, log=log) as url:
-            yield {"url": url, "runs": runs, "client": Client(url, verbose=False)}
+        with running_app({"I2I_RUNS_DIR": str(runs), "I2I_TRAINING": "1", "GRADIO_TEMP_DIR": str(cache)},
+                         log=log) as url:
+            yield {"url": url, "runs": runs, "cache": cache, "client": Client(url, verbose=False)}
     except RuntimeError as e:
         log.seek(0)
         pytest.fail(f"{e}:\n{log.read()[-3000:]}")
@@ -90,6 +91,18 @@ def test_api_latent_and_encode(app, files):
     assert diff > 0.5, diff
     edges = Image.open(c.predict(handle_file(files / "photo.png"), api_name="/edges"))
     assert edges.size == (256, 256)
+
+
+def test_api_calls_leave_no_files_behind(app, files):
+    """Uploads and outputs go to folders (one per content, reused); nothing else may pile up in
+    Gradio's cache per call (a type="filepath" gr.File input left an empty temp file each time)."""
+    c, cache = app["client"], app["cache"]
+    c.predict(handle_file(files / "sketch.png"), [0.0] * 8, "edges2shoes", api_name="/generate_latent")
+    before = set(cache.iterdir())
+    for i in range(3):
+        c.predict(handle_file(files / "sketch.png"), [0.1 * i] * 8, "edges2shoes", api_name="/generate_latent")
+        c.predict(handle_file(files / "photo.png"), "edges2shoes", api_name="/encode")
+    assert sorted(p.name for p in set(cache.iterdir()) - before) == []
 
 
 @pytest.mark.parametrize("case", ["blank", "notes", "huge", "bomb", "z_short", "z_nan", "z_inf", "z_huge", "z_text",
