@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,7 +31,8 @@ from i2i.data import DataError
 from i2i.edges import photo_to_edges
 from i2i.images import ImageError, open_image
 from i2i.infer import LatentError, Translator, interpolate, z_for_seed
-from i2i.studio import ModelStore, PathError, TrainingJob, confine, format_eta, training_enabled
+from i2i.studio import (ModelStore, PathError, TrainingJob, confine, format_eta, prune_old_files,
+                        training_enabled)
 from i2i.train import TrainConfig
 
 try:  # Hugging Face ZeroGPU: runs the decorated function on a GPU worker; a no-op elsewhere
@@ -94,13 +96,23 @@ def run_encode(t: Translator, photo) -> np.ndarray:
 
 # -- outputs as files ------------------------------------------------------------------------------
 
-# inside Gradio's cache folder: its delete_cache (see build_demo) removes them an hour after their
-# last use. A static path: Gradio serves these as they are, without its per-file checks and cache
-# copy for each output (path resolving that took ~20 ms of the server's time per 8-image grid);
-# safe, as nothing but out_file writes there and its files never change (content-addressed).
+# inside Gradio's cache folder. A static path: Gradio serves these as they are, without its
+# per-file checks and cache copy for each output (path resolving that took ~20 ms of the server's
+# time per 8-image grid); safe, as nothing but out_file writes there and its files never change
+# (content-addressed). Gradio's delete_cache never sees them, so out_file prunes them itself: a
+# file goes an hour after its last use, as Gradio's own cached files do (see build_demo).
 OUTPUTS = Path(get_upload_folder()) / "i2i-outputs"
+OUTPUTS_MAX_AGE, PRUNE_EVERY = 3600.0, 600.0
 gr.set_static_paths([OUTPUTS])
 ENCODERS = ThreadPoolExecutor(2, thread_name_prefix="i2i-png")  # Pillow releases the GIL while encoding
+_prune_due = 0.0  # time.monotonic() of the next prune: the first output triggers one
+
+
+def _prune_outputs_when_due() -> None:
+    global _prune_due
+    if time.monotonic() >= _prune_due:
+        _prune_due = time.monotonic() + PRUNE_EVERY
+        ENCODERS.submit(prune_old_files, OUTPUTS, OUTPUTS_MAX_AGE)  # off the request's path
 
 
 def out_files(images: list[Image.Image]) -> list[str]:
@@ -124,8 +136,9 @@ def out_file(img: Image.Image | list[Image.Image]) -> str:
         img.save(buf, format="PNG", compress_level=1)
     data = buf.getvalue()
     path = OUTPUTS / f"{hashlib.sha256(data).hexdigest()[:32]}.{'gif' if isinstance(img, list) else 'png'}"
+    _prune_outputs_when_due()
     if path.exists():
-        os.utime(path)  # delete_cache ages files by ctime: this use restarts the clock
+        os.utime(path)  # this use restarts its clock (prune_old_files ages files by mtime)
         return str(path)
     OUTPUTS.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=OUTPUTS, prefix=".", suffix=".tmp")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -195,6 +196,23 @@ def training_enabled() -> bool:
     if flag is not None:
         return flag.strip().lower() in ("1", "true", "yes", "on")
     return "SPACE_ID" not in os.environ
+
+
+def prune_old_files(folder: Path, max_age: float) -> int:
+    """Delete the files in `folder` not modified for `max_age` seconds; returns how many.
+
+    For a folder of outputs served as they are (a Gradio static path): Gradio's own cache
+    clean-up only deletes files it copied into its cache, so without this they pile up forever.
+    """
+    cutoff, removed = time.time() - max_age, 0
+    for path in Path(folder).glob("*"):
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # another process (or thread) pruned it first
+            pass
+    return removed
 
 
 def format_eta(seconds: float | None) -> str:

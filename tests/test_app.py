@@ -3,6 +3,7 @@ Chromium drawing on the canvas, generating, dragging a slider and training."""
 from __future__ import annotations
 
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,10 @@ ARTIFACTS = ROOT / "test-artifacts"
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     runs, cache = tmp_path_factory.mktemp("runs"), tmp_path_factory.mktemp("gradio-cache")
+    stale = cache / "i2i-outputs" / "stale.png"  # an output last used two hours ago: pruned
+    stale.parent.mkdir()
+    stale.write_bytes(b"an old output")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
     log = open(tmp_path_factory.mktemp("log") / "app.log", "w+")
     try:
         with running_app({"I2I_RUNS_DIR": str(runs), "I2I_TRAINING": "1", "GRADIO_TEMP_DIR": str(cache)},
@@ -95,14 +100,23 @@ def test_api_latent_and_encode(app, files):
 
 def test_api_calls_leave_no_files_behind(app, files):
     """Uploads and outputs go to folders (one per content, reused); nothing else may pile up in
-    Gradio's cache per call (a type="filepath" gr.File input left an empty temp file each time)."""
+    Gradio's cache per call (a type="filepath" gr.File input left an empty temp file each time),
+    and outputs unused for an hour are deleted."""
     c, cache = app["client"], app["cache"]
     c.predict(handle_file(files / "sketch.png"), [0.0] * 8, "edges2shoes", api_name="/generate_latent")
+    c.predict(handle_file(files / "photo.png"), "edges2shoes", api_name="/encode")  # its upload folder
     before = set(cache.iterdir())
     for i in range(3):
         c.predict(handle_file(files / "sketch.png"), [0.1 * i] * 8, "edges2shoes", api_name="/generate_latent")
         c.predict(handle_file(files / "photo.png"), "edges2shoes", api_name="/encode")
     assert sorted(p.name for p in set(cache.iterdir()) - before) == []
+    # outputs are served from a folder Gradio's delete_cache never cleans: the app prunes it
+    outputs = cache / "i2i-outputs"
+    for _ in range(50):
+        if not (outputs / "stale.png").exists():
+            break
+        time.sleep(0.1)
+    assert not (outputs / "stale.png").exists() and any(outputs.glob("*.png"))
 
 
 @pytest.mark.parametrize("case", ["blank", "notes", "huge", "bomb", "z_short", "z_nan", "z_inf", "z_huge", "z_text",

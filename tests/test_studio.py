@@ -1,11 +1,14 @@
 """UI-free services of the app: dataset paths confined to allowed roots, the model store, the job."""
 
+import os
+import time
+
 import pytest
 
 from i2i.checkpoint import CheckpointError, save_release
 from i2i.config import model_config
 from i2i.models import build_inference_modules
-from i2i.studio import ModelStore, PathError, TrainingJob, confine, training_enabled
+from i2i.studio import ModelStore, PathError, TrainingJob, confine, prune_old_files, training_enabled
 from i2i.train import TrainConfig
 from conftest import TINY
 
@@ -59,3 +62,16 @@ def test_training_switch(monkeypatch):
     assert not training_enabled()
     monkeypatch.setenv("I2I_TRAINING", "1")
     assert training_enabled()
+
+
+def test_prune_old_files_keeps_recent_ones(tmp_path):
+    old, recent, folder = tmp_path / "old.png", tmp_path / "recent.png", tmp_path / "sub"
+    for p in (old, recent):
+        p.write_bytes(b"png")
+    folder.mkdir()
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(folder, (two_hours_ago, two_hours_ago))
+    assert prune_old_files(tmp_path, max_age=3600) == 1
+    assert not old.exists() and recent.exists() and folder.is_dir()
+    assert prune_old_files(tmp_path / "missing", max_age=3600) == 0
