@@ -40,6 +40,37 @@ def tile_z(z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return z[:, :, None, None].expand(-1, -1, like.shape[2], like.shape[3])
 
 
+def conv_with_tiled_z(conv: nn.Conv2d, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """conv(cat([x, tile_z(z, x)], 1)), without building or convolving the tiled z.
+
+    The convolution splits into its x part and a z part; z is the same at every position, so the
+    z part is, per output position, the kernel's z weights dotted with z over the taps that fall
+    inside the image (padding contributes zeros). Same result up to float rounding. Used at the
+    U-Net's first level, where it pays: a seed grid's sketch (one image expanded to the batch)
+    goes through the convolution once instead of once per seed, and the 8 z channels cost a few
+    multiply-adds per position instead of 16 each (grid of 8 at 256 px on a 2-core CPU: ~12-20%
+    faster). Deeper levels keep the concatenation: their inputs differ per sample, and there the
+    extra small operations cost about what they save (measured).
+    """
+    c = x.shape[1]
+    w_x, w_z = conv.weight[:, :c], conv.weight[:, c:]
+    if x.shape[0] > 1 and x.stride(0) == 0:  # one image expanded to the batch: convolve it once
+        h = F.conv2d(x[:1], w_x, conv.bias, conv.stride, conv.padding).expand(x.shape[0], -1, -1, -1)
+    else:
+        h = F.conv2d(x, w_x, conv.bias, conv.stride, conv.padding)
+    v = torch.einsum("oczw,bc->bozw", w_z, z)  # z dotted with each tap's weights: (B, out, kh, kw)
+    rows, cols = (_inside(x.shape[2 + d], conv, d, x) for d in (0, 1))
+    return h + torch.einsum("bozw,zy,wx->boyx", v, rows, cols)
+
+
+def _inside(n: int, conv: nn.Conv2d, dim: int, like: torch.Tensor) -> torch.Tensor:
+    """(kernel, n_out) along one dimension: 1 where a kernel tap lands inside the input, 0 on padding."""
+    k, s, p = conv.kernel_size[dim], conv.stride[dim], conv.padding[dim]
+    n_out = (n + 2 * p - k) // s + 1
+    pos = torch.arange(n_out, device=like.device)[None] * s - p + torch.arange(k, device=like.device)[:, None]
+    return ((pos >= 0) & (pos < n)).to(like.dtype)
+
+
 def upsample_layers(in_ch: int, out_ch: int, mode: str) -> list[nn.Module]:
     if mode == "basic":  # the official default: transposed convolution
         return [nn.ConvTranspose2d(in_ch, out_ch, kernel_size=4, stride=2, padding=1)]
@@ -80,8 +111,10 @@ class UNetBlock(nn.Module):
         self.down, self.up = nn.Sequential(*down), nn.Sequential(*up)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
-        h = torch.cat([x, tile_z(z, x)], 1) if self.nz else x
-        h = self.down(h)
+        if self.nz and self.outermost:  # the same as the line below, faster (conv_with_tiled_z)
+            h = conv_with_tiled_z(self.down[0], x, z)
+        else:
+            h = self.down(torch.cat([x, tile_z(z, x)], 1) if self.nz else x)
         if self.sub is not None:
             h = self.sub(h, z)
         h = self.up(h)

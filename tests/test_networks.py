@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from i2i.networks import Encoder, MultiScaleDiscriminator, UNetGenerator, levels_for, patch_discriminator, resnet_generator
+from i2i.networks import (Encoder, MultiScaleDiscriminator, UNetGenerator, levels_for, patch_discriminator,
+                          resnet_generator, tile_z)
 
 
 @pytest.mark.parametrize("size", [64, 128, 256])
@@ -14,6 +15,34 @@ def test_unet_shapes_and_z(size, where_add):
     assert y1.shape == (2, 3, size, size)
     assert y1.abs().max() <= 1.0  # tanh output
     assert (y1 - y2).abs().mean() > 1e-4, "z must change the output"
+
+
+def _tiled_forward(block, x, z):
+    """The U-Net as written in the paper's code: z tiled and concatenated, then down."""
+    h = block.down(torch.cat([x, tile_z(z, x)], 1) if block.nz else x)
+    if block.sub is not None:
+        h = _tiled_forward(block.sub, h, z)
+    h = block.up(h)
+    return h if block.outermost else torch.cat([h, x], 1)
+
+
+@pytest.mark.parametrize("where_add", ["input", "all"])
+@pytest.mark.parametrize("expanded", [False, True])
+def test_unet_z_injection_equals_concatenating_the_tiled_z(where_add, expanded):
+    """UNetBlock convolves x and the constant z apart (conv_with_tiled_z): outputs and gradients
+    must equal those of concatenating the tiled z, borders included, for a batch of distinct
+    sketches and for one sketch expanded to a batch (a seed grid)."""
+    torch.manual_seed(0)  # float64: the two ways must agree far beyond float32 rounding
+    g = UNetGenerator(input_nc=1, output_nc=3, size=64, nz=8, ngf=8, where_add=where_add).double()
+    a = torch.randn(1, 1, 64, 64).expand(3, -1, -1, -1) if expanded else torch.randn(3, 1, 64, 64)
+    a, z = a.double(), torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
+    fast, ref = g(a, z), _tiled_forward(g.net, a, z)
+    torch.testing.assert_close(fast, ref, atol=1e-10, rtol=1e-9)
+    params = [z, *g.parameters()]
+    for grad_fast, grad_ref in zip(torch.autograd.grad(fast.square().sum(), params),
+                                   torch.autograd.grad(ref.square().sum(), params)):
+        torch.testing.assert_close(grad_fast, grad_ref, atol=1e-9, rtol=1e-7)
+    assert not torch.equal(fast[0], fast[1])  # distinct z, distinct outputs
 
 
 def test_unet_without_z_is_pix2pix():
