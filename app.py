@@ -500,8 +500,8 @@ def build_demo() -> gr.Blocks:
     default = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
     examples = [str(p) for p in sorted(EXAMPLES_DIR.glob("*_AB.jpg"), key=lambda p: int(p.stem.split("_")[0]))[:8]] \
         if EXAMPLES_DIR.is_dir() else []
-    # generated images (out_file) and uploads are files in Gradio's cache: delete those unused for
-    # an hour, every 30 min, so a busy public demo does not fill its disk
+    # uploads (and whatever Gradio copies into its cache): delete those unused for an hour, every
+    # 30 min, so a busy public demo does not fill its disk (out_file prunes its outputs itself)
     with gr.Blocks(title="i2i studio", delete_cache=(1800, 3600)) as demo:
         gr.Markdown("# i2i studio\nDraw an outline, get many plausible images (BicycleGAN). "
                     "Drag the latent sliders to change colour and texture.")

@@ -43,11 +43,17 @@ def draw(page, box: dict, points: list) -> None:
     page.mouse.up()
 
 
-def open_and_draw(browser, url: str):
-    """A page on the app with the brush picked and SHOE drawn on the canvas; returns the page."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+def open_app(browser, url: str, height: int = 1600):
+    """A page on the app, loaded as far as the Draw tab's canvas; returns the page."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
     page.goto(url, wait_until="load")
     page.wait_for_selector("#sketch canvas", timeout=60_000)
+    return page
+
+
+def open_and_draw(browser, url: str):
+    """A page on the app with the brush picked and SHOE drawn on the canvas; returns the page."""
+    page = open_app(browser, url)
     page.wait_for_function("() => document.querySelector('#sketch button[aria-label=\"Brush\"]')"
                            "?.className.includes('highlight')", timeout=30_000)  # the app picked the brush
     canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])

@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import ROOT, data_dir
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from browser import CHROMIUM, CHROMIUM_ARGS, draw, generate_and_pick, open_and_draw  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_ARGS, draw, generate_and_pick, open_and_draw, open_app  # noqa: E402
 from load import load, running_app  # noqa: E402
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -266,9 +266,7 @@ def test_browser_edge_map_upload_then_generate(app, files):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        page.goto(app["url"], wait_until="load")
-        page.wait_for_selector("#sketch canvas", timeout=60_000)
+        page = open_app(browser, app["url"])
         page.get_by_text("Start from an image").click()
         page.locator("#edge_upload input[type=file]").set_input_files(str(files / "sketch.png"))
         page.wait_for_timeout(3000)
@@ -283,9 +281,7 @@ def test_browser_cyclegan_model_shows_image_to_image(app, files):
     name = tiny_cyclegan(app["runs"])
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1400})
-        page.goto(app["url"], wait_until="load")
-        page.wait_for_selector("#sketch canvas", timeout=60_000)
+        page = open_app(browser, app["url"], height=1400)
         page.click("#refresh")
         page.locator("#model input").click()
         page.get_by_role("option", name=name).click()
@@ -302,8 +298,7 @@ def test_browser_training_tab_streams_and_the_run_becomes_a_model(app):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        page.goto(app["url"], wait_until="load")
+        page = open_app(browser, app["url"])
         page.get_by_role("tab", name="Train").click()
         page.locator("#train_data input").fill("edges2shoes")
         page.locator("#train_data input").press("Enter")
