@@ -320,7 +320,7 @@ def model_changed(model):
         gr.Warning(str(e))
         t = None
     uses_z = t is not None and t.uses_z
-    info = f"**{model}**: {t.cfg.model}, {t.size} px, {t.nz} latent dims, {t.device}/{t.precision.name}" if t else ""
+    info = f"**{model}**: {t.cfg.model}, {t.size} px, {t.nz} latent dims, {t.device}/{t.engine.name}" if t else ""
     panels = "none" if t is None else ("latent" if uses_z else "plain")
     return [panels, info, *slider_updates(t if uses_z else None)]
 
@@ -665,7 +665,7 @@ def build_demo() -> gr.Blocks:
 
 
 if DEFAULT_MODEL in store.names():
-    store.get(DEFAULT_MODEL)  # load (and pick the precision) now, not on the first request
+    store.get(DEFAULT_MODEL)  # load (and pick the engine) now, not on the first request
 demo = build_demo()
 # Model calls wait in one first-come-first-served line (MODEL_QUEUE), one at a time: the forward
 # passes are serialised in the Translator anyway, and a single line keeps latency fair (a lock

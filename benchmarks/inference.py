@@ -64,8 +64,8 @@ def main() -> None:
     sketch = sketch_file()
     picked = Translator.load(args.checkpoint)
     print(f"{args.checkpoint}: {picked.cfg.model} at {picked.size} px on {picked.device}, "
-          f"{torch.get_num_threads()} threads; wrapper picked {picked.precision.name} ({picked.precision.reason})")
-    paths = {"eager fp32": Translator.load(args.checkpoint, precision="fp32"), f"picked ({picked.precision.name})": picked}
+          f"{torch.get_num_threads()} threads; wrapper picked {picked.engine.name} ({picked.engine.reason})")
+    paths = {"eager fp32": Translator.load(args.checkpoint, engine="fp32"), f"picked ({picked.engine.name})": picked}
     z = [0.1] * picked.nz
     # fit + clean: what the app's endpoints do with a drawing (centre/scale, white paper around it)
     for name, t in paths.items():

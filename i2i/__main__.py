@@ -12,6 +12,7 @@ import typing
 from pathlib import Path
 
 from .config import BicycleGANConfig, ConfigError, CycleGANConfig, model_config
+from .engine import ENGINES
 
 MODEL_NAMES = ("bicyclegan", "cvaegan", "clrgan", "pix2pix", "cyclegan")
 
@@ -108,7 +109,7 @@ FIT_HELP = "the input is a person's drawing: centre and scale it, and keep the p
 def cmd_generate(args: argparse.Namespace) -> int:
     from .infer import Translator
 
-    t = Translator.load(args.checkpoint, precision=args.precision)
+    t = Translator.load(args.checkpoint, engine=args.engine)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = Path(args.input).stem
@@ -240,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="first seed")
     g.add_argument("--z", help="comma-separated latent code instead of seeds")
     g.add_argument("--fit", action="store_true", help=FIT_HELP)
-    g.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto")
+    g.add_argument("--engine", choices=("auto", *ENGINES), default="auto",
+                   help="how the generator runs: PyTorch fp32, PyTorch bf16 autocast, or ONNX Runtime on the CPU; "
+                        "auto times them at load and keeps the fastest that gives the same image")
     g.add_argument("--out", default="outputs", help="output folder")
     g.set_defaults(func=cmd_generate)
 

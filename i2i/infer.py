@@ -10,9 +10,7 @@ import hashlib
 import logging
 import os
 import threading
-import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -22,6 +20,7 @@ from PIL import Image
 from .checkpoint import load_into, load_release
 from .config import ModelConfig
 from .edges import darkness, normalize_sketch, outline_mask, stroke_width_for
+from .engine import autocast, choose_engine
 from .images import ImageLike, open_image, to_pil, to_tensor
 from .models import build_inference_modules
 from .train import pick_device
@@ -73,17 +72,11 @@ def fit_sketch(img: Image.Image, margin: float = 0.04) -> Image.Image:
     return canvas
 
 
-@dataclass
-class PrecisionChoice:
-    name: str        # "fp32" or "bf16"
-    reason: str
-
-
 class Translator:
     """A loaded release, ready to translate. Thread-safe: forward passes are serialised."""
 
     def __init__(self, cfg: ModelConfig, modules: dict[str, torch.nn.Module], device: torch.device,
-                 precision: str = "auto", source: str = ""):
+                 engine: str = "auto", source: str = ""):
         self.cfg, self.device, self.source = cfg, device, source
         self.G = modules["G"].to(device).eval()
         self.E = modules["E"].to(device).eval() if "E" in modules else None
@@ -91,17 +84,20 @@ class Translator:
         self._lock = threading.Lock()  # forward passes
         self._cache_lock = threading.Lock()  # the prepared-input cache, shared by request threads
         self._inputs: OrderedDict[str, list] = OrderedDict()  # prepared inputs and masks (slider drags)
-        self.precision = self._choose_precision(precision)
-        log.info("i2i: %s on %s, %s (%s)", cfg.model, device, self.precision.name, self.precision.reason)
+        self.engine = choose_engine(self.G, cfg, device, engine)  # how G runs (engine.py); E and F run eager
+        log.info("i2i: %s on %s, engine %s (%s)", cfg.model, device, self.engine.name, self.engine.reason)
 
     @classmethod
-    def load(cls, path_or_repo: str | os.PathLike, *, device: str = "auto", precision: str = "auto",
+    def load(cls, path_or_repo: str | os.PathLike, *, device: str = "auto", engine: str = "auto",
              revision: str | None = None) -> "Translator":
-        """Load a release folder or Hugging Face Hub repo id (see checkpoint.resolve)."""
+        """Load a release folder or Hugging Face Hub repo id (see checkpoint.resolve).
+
+        engine: how G runs, "fp32", "bf16", "onnx", or "auto" (measured here; engine.py).
+        """
         cfg, weights = load_release(path_or_repo, revision)
         modules = build_inference_modules(cfg)
         load_into(modules, weights, str(path_or_repo))
-        return cls(cfg, modules, pick_device(device), precision, source=str(path_or_repo))
+        return cls(cfg, modules, pick_device(device), engine, source=str(path_or_repo))
 
     @property
     def uses_z(self) -> bool:
@@ -115,38 +111,9 @@ class Translator:
     def size(self) -> int:
         return self.cfg.size
 
-    # -- precision ---------------------------------------------------------------------------
-    def _autocast(self, name: str | None = None):
-        name = name or self.precision.name
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=name == "bf16")
-
-    def _choose_precision(self, want: str) -> PrecisionChoice:
-        """bf16 autocast where it is faster *and* gives visually the same images; else fp32."""
-        if want in ("fp32", "bf16"):
-            return PrecisionChoice(want, "asked for")
-        if want != "auto":
-            raise ValueError(f"precision must be auto, fp32 or bf16, got {want!r}")
-        if self.device.type == "cuda":
-            return PrecisionChoice("bf16", "CUDA: bf16 autocast")
-        # one image: enough to compare, and cheap where bf16 is emulated (40x slower on CPUs
-        # without bf16 instructions)
-        x = torch.zeros(1, self.cfg.input_nc, self.size, self.size, device=self.device)
-        z = torch.randn(1, self.nz, generator=torch.Generator().manual_seed(0)).to(self.device) if self.uses_z else None
-        x[:, :, self.size // 4: 3 * self.size // 4, self.size // 2] = -1.0  # a line, so the output is not flat
-        times, outs = {}, {}
-        for name in ("fp32", "bf16"):
-            try:
-                self._forward(x, z, name)  # warm-up
-                t0 = time.perf_counter()
-                outs[name] = self._forward(x, z, name).float()
-                times[name] = time.perf_counter() - t0
-            except RuntimeError as e:  # bf16 kernels missing on this CPU
-                return PrecisionChoice("fp32", f"bf16 unavailable ({str(e)[:80]})")
-        diff = float((outs["fp32"] - outs["bf16"]).abs().mean()) * 127.5  # mean difference in 0..255 levels
-        speedup = times["fp32"] / times["bf16"]
-        if speedup > 1.15 and diff < 4.0:
-            return PrecisionChoice("bf16", f"{speedup:.3g}x faster than fp32, mean difference {diff:.1f}/255")
-        return PrecisionChoice("fp32", f"bf16 runs at {speedup:.3g}x the speed of fp32 here, mean difference {diff:.1f}/255")
+    def _autocast(self):
+        """For the networks that always run eager (E, CycleGAN's G and F): bf16 where the engine is."""
+        return autocast(self.device, self.engine.name)
 
     # -- inputs ------------------------------------------------------------------------------
     def prepare(self, image: ImageLike, fit: bool = False) -> torch.Tensor:
@@ -203,10 +170,9 @@ class Translator:
         return codes
 
     # -- forward passes ----------------------------------------------------------------------
-    @torch.inference_mode()
-    def _forward(self, x: torch.Tensor, z: torch.Tensor | None, precision: str | None = None) -> torch.Tensor:
-        with self._autocast(precision):
-            return self.G(x, z) if self.uses_z else self.G(x)
+    def _forward(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        with self._lock:
+            return self.engine.forward(x, z)
 
     def generate(self, image: ImageLike, z=None, seeds: Sequence[int] | None = None, n: int = 8,
                  fit: bool = False, clean: bool = False) -> list[Image.Image]:
@@ -217,11 +183,10 @@ class Translator:
         """
         codes = self.latents(z, seeds, n)
         x, mask = self._prepared(image, fit, with_mask=clean)
-        with self._lock:
-            y = self._forward(x.to(self.device).expand(codes.shape[0], -1, -1, -1), codes.to(self.device))
+        y = self._forward(x.to(self.device).expand(codes.shape[0], -1, -1, -1), codes.to(self.device))
         if clean and mask is not None:
             mask = mask.to(y.device)
-            y = y.float() * mask + (1 - mask)  # 1 = white in [-1, 1]
+            y = y * mask + (1 - mask)  # 1 = white in [-1, 1]
         return [to_pil(t) for t in y]
 
     def translate(self, image: ImageLike, reverse: bool = False) -> Image.Image:

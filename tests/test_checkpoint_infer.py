@@ -40,7 +40,7 @@ def sketch(size=200) -> Image.Image:
 
 def test_round_trip_gives_identical_outputs(release):
     path, cfg, modules = release
-    t = Translator.load(path, precision="fp32")
+    t = Translator.load(path, engine="fp32")
     x = t.prepare(sketch())
     z = torch.stack([z_for_seed(s, 8) for s in (0, 1)])
     with torch.no_grad():
@@ -54,13 +54,13 @@ def test_fp16_release_is_close(release, tmp_path):
     path, cfg, modules = release
     save_release(tmp_path / "half", cfg, modules, dtype=torch.float16)
     assert (tmp_path / "half" / "model.safetensors").stat().st_size < 0.6 * (path / "model.safetensors").stat().st_size
-    a = np.asarray(Translator.load(path, precision="fp32").generate(sketch(), seeds=[3])[0], dtype=float)
-    b = np.asarray(Translator.load(tmp_path / "half", precision="fp32").generate(sketch(), seeds=[3])[0], dtype=float)
+    a = np.asarray(Translator.load(path, engine="fp32").generate(sketch(), seeds=[3])[0], dtype=float)
+    b = np.asarray(Translator.load(tmp_path / "half", engine="fp32").generate(sketch(), seeds=[3])[0], dtype=float)
     assert np.abs(a - b).mean() < 2.0
 
 
 def test_seeds_any_input_mode_and_batching(release):
-    t = Translator.load(release[0], precision="fp32")
+    t = Translator.load(release[0], engine="fp32")
     out = t.generate(sketch(), seeds=range(4))
     assert len(out) == 4 and out[0].size == (64, 64) and out[0].mode == "RGB"
     assert len({o.tobytes() for o in out}) == 4, "different seeds must give different images"
@@ -70,7 +70,7 @@ def test_seeds_any_input_mode_and_batching(release):
 
 
 def test_clean_whitens_only_around_the_drawing(release):
-    t = Translator.load(release[0], precision="fp32")
+    t = Translator.load(release[0], engine="fp32")
     doodle = Image.new("L", (128, 128), 255)
     a = np.asarray(doodle).copy()
     a[40:44, 30:100] = a[80:84, 30:100] = a[40:84, 30:34] = a[40:84, 96:100] = 0  # a closed box
@@ -84,7 +84,7 @@ def test_clean_whitens_only_around_the_drawing(release):
 
 
 def test_latent_checks(release):
-    t = Translator.load(release[0], precision="fp32")
+    t = Translator.load(release[0], engine="fp32")
     with pytest.raises(LatentError, match="8 values"):
         t.generate(sketch(), z=[0.0] * 3)
     with pytest.raises(LatentError, match="NaN"):
@@ -100,12 +100,12 @@ def test_latent_checks(release):
 
 
 def test_encode_gives_nz_floats(release):
-    z = Translator.load(release[0], precision="fp32").encode(Image.new("RGB", (300, 200), "red"))
+    z = Translator.load(release[0], engine="fp32").encode(Image.new("RGB", (300, 200), "red"))
     assert z.shape == (8,) and np.isfinite(z).all()
 
 
 def test_threads_get_the_same_images(release):
-    t = Translator.load(release[0], precision="fp32")
+    t = Translator.load(release[0], engine="fp32")
     expected = [t.generate(sketch(), seeds=[s])[0].tobytes() for s in range(6)]
     got = [None] * 6
 
