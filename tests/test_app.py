@@ -120,7 +120,7 @@ def test_api_calls_leave_no_files_behind(app, files):
 
 
 @pytest.mark.parametrize("case", ["blank", "notes", "huge", "bomb", "z_short", "z_nan", "z_inf", "z_huge", "z_text",
-                                  "model", "n", "photo_notes", "photo_bomb"])
+                                  "model", "n", "photo_notes", "photo_bomb", "seed_text", "no_file"])
 def test_bad_input_is_a_clear_error_and_the_next_call_works(app, files, case):
     c = app["client"]
     calls = {
@@ -137,13 +137,16 @@ def test_bad_input_is_a_clear_error_and_the_next_call_works(app, files, case):
         "z_huge": lambda: c.predict(handle_file(files / "sketch.png"), [1e9] * 8, "edges2shoes", api_name="/generate_latent"),
         "model": lambda: c.predict(handle_file(files / "sketch.png"), 0, 2, "no-such-model", api_name="/generate"),
         "n": lambda: c.predict(handle_file(files / "sketch.png"), 0, 1000, "edges2shoes", api_name="/generate"),
+        "seed_text": lambda: c.predict(handle_file(files / "sketch.png"), "one", 2, "edges2shoes", api_name="/generate"),
+        "no_file": lambda: c.predict(None, "edges2shoes", api_name="/encode"),
     }
     with pytest.raises(Exception) as err:
         calls[case]()
     message = str(err.value)
     expected = {"blank": "empty", "notes": "image", "huge": "too large|limit", "bomb": "limit", "z_short": "8 values",
                 "z_nan": "NaN", "z_inf": "NaN|inf|finite|within", "z_huge": "within", "z_text": "numbers",
-                "model": "unknown model", "n": "between 1 and 32", "photo_notes": "image", "photo_bomb": "limit"}[case]
+                "model": "unknown model", "n": "between 1 and 32", "photo_notes": "image", "photo_bomb": "limit",
+                "seed_text": "whole numbers", "no_file": "give a photo"}[case]
     assert any(w.lower() in message.lower() for w in expected.split("|")), message
     ok = c.predict(handle_file(files / "sketch.png"), 0, 1, "edges2shoes", api_name="/generate")
     assert len(ok) == 1
