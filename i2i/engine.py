@@ -2,15 +2,14 @@
 
 Engines: "fp32" (eager PyTorch), "bf16" (eager PyTorch under bf16 autocast) and "onnx" (the
 generator exported to ONNX and run by ONNX Runtime, fp32). On a CPU, `choose_engine` times the
-candidates on a probe sketch and keeps the fastest one that draws the same image as fp32: on a
-2-core CPU, ONNX Runtime runs the 256 px U-Net about 1.7x as fast as eager PyTorch (batch of 1;
-~1.4x for a batch of 8), and bf16 halves the time only where the CPU has bf16 instructions
-(elsewhere it is emulated, ~20-40x slower). On CUDA it is bf16 autocast.
+candidates on a probe sketch and keeps the fastest one that draws the same image as fp32. On
+this project's 2-core CPU, ONNX Runtime ran the 256 px U-Net 1.2x (quiet host) to 1.7x (busy
+host) as fast as eager PyTorch for one image, 1.1-1.4x for a batch of 8; bf16 pays only where
+the CPU has bf16 instructions (elsewhere it is emulated, 20-80x slower). On CUDA: bf16 autocast.
 """
 from __future__ import annotations
 
 import io
-import logging
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -20,8 +19,6 @@ import torch
 from torch import nn
 
 from .config import ModelConfig
-
-log = logging.getLogger(__name__)
 
 ENGINES = ("fp32", "bf16", "onnx")
 Forward = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -123,7 +120,7 @@ def choose_engine(G: nn.Module, cfg: ModelConfig, device: torch.device, want: st
             t0 = time.perf_counter()
             diff = float((fwd(x, z) - reference).abs().mean()) * 127.5  # also the warm-up
             first = time.perf_counter() - t0
-        except (EngineUnavailable, RuntimeError) as e:  # RuntimeError: bf16 kernels missing on this CPU
+        except RuntimeError as e:  # EngineUnavailable, or bf16 kernels missing on this CPU
             notes.append(f"{name} unavailable ({str(e)[:80]})")
             continue
         # hopeless even for a first run (emulated bf16: seconds at 128 px): not worth timing again
