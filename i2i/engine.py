@@ -103,7 +103,7 @@ def choose_engine(G: nn.Module, cfg: ModelConfig, device: torch.device, want: st
             return Engine("onnx", "asked for", onnx_forward(G, cfg))
         except EngineUnavailable as e:
             raise ValueError(f"the onnx engine is unavailable: {e}") from None
-    if device.type == "cuda":
+    if device.type == "cuda":  # nothing timed: on ZeroGPU the main process must not run CUDA work
         return Engine("bf16", "CUDA: bf16 autocast", torch_forward(G, device, "bf16"))
 
     x = torch.zeros(1, cfg.input_nc, cfg.size, cfg.size, device=device)
