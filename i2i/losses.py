@@ -22,14 +22,17 @@ def gan_loss(preds: torch.Tensor | list[torch.Tensor], real: bool, mode: str = "
     raise ValueError(f"unknown gan_mode {mode!r}; choose lsgan or vanilla")
 
 
-def kl_loss(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, sigma^2) || N(0, I)) = -1/2 sum(1 + logvar - mu^2 - exp(logvar)).
+def kl_loss(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, I)) = -1/2 sum(1 + logvar - mu^2 - exp(logvar)), per image.
 
-    Summed over latent dimensions *and* the batch, as in the official BicycleGAN code
-    (so lambda_KL = 0.01 means what it meant there).
+    Summed over latent dimensions, then averaged over the batch ("mean") or summed ("sum").
+    The official BicycleGAN code sums over both, but at its batch size of 2 the encoded half is
+    one image, so "mean" keeps lambda_KL = 0.01 meaning what it meant there at any batch size.
+    "sum" at batch 8 weighs KL 4x against the (averaged) L1 term: enough to push E's codes to 0.
     """
     mu, logvar = mu.float(), logvar.float()
-    return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    per_image = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+    return per_image.mean() if reduction == "mean" else per_image.sum()
 
 
 class ImagePool:

@@ -18,11 +18,12 @@ def test_vanilla_gan_is_bce_on_logits():
     assert math.isclose(float(gan_loss(torch.zeros(3, 1, 2, 2), True, "vanilla")), math.log(2), rel_tol=1e-6)
 
 
-def test_kl_is_summed_over_batch_and_dims():
+def test_kl_is_summed_over_dims_and_averaged_or_summed_over_the_batch():
     mu, logvar = torch.zeros(4, 8), torch.zeros(4, 8)
     assert kl_loss(mu, logvar) == 0
     # KL(N(1, 1) || N(0, 1)) = 1/2 per dimension
-    assert math.isclose(float(kl_loss(torch.ones(4, 8), logvar)), 0.5 * 32, rel_tol=1e-6)
+    assert math.isclose(float(kl_loss(torch.ones(4, 8), logvar)), 0.5 * 8, rel_tol=1e-6)
+    assert math.isclose(float(kl_loss(torch.ones(4, 8), logvar, "sum")), 0.5 * 32, rel_tol=1e-6)
 
 
 def test_image_pool_history_and_state():
@@ -57,3 +58,25 @@ def test_config_round_trip_and_strictness():
         model_config("stylegan")
     with pytest.raises(ConfigError, match="power of two"):
         model_config("bicyclegan", size=100)
+
+
+def test_diffaugment_is_random_differentiable_and_checked():
+    from i2i.diffaug import diff_augment
+    x = (torch.rand(4, 3, 32, 32) * 2 - 1).requires_grad_()
+    torch.manual_seed(1)
+    y = diff_augment(x, "color,translation,cutout")
+    torch.manual_seed(1)
+    assert torch.equal(y, diff_augment(x, "color,translation,cutout"))  # the step seed fixes it
+    assert y.shape == x.shape and not torch.equal(y, x)
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    # cutout blanks a quarter of each image (a half-size square, clipped at the border)
+    cut = diff_augment(torch.ones(8, 1, 32, 32), "cutout")
+    assert all(64 <= int((c == 0).sum()) <= 256 for c in cut)
+    # a shift uncovers white paper, never wraps the shoe around
+    moved = diff_augment(-torch.ones(16, 1, 32, 32), "translation")
+    assert moved.max() == 1.0 and ((moved == 1) | (moved == -1)).all()
+    with pytest.raises(ConfigError, match="DiffAugment policy"):
+        model_config("bicyclegan", diffaug="translation,rotate")
+    with pytest.raises(ConfigError, match="kl_reduction"):
+        model_config("bicyclegan", kl_reduction="max")
