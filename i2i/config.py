@@ -10,6 +10,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from .diffaug import check_policy
+
 FORMAT_VERSION = 1
 BICYCLE_VARIANTS = ("pix2pix", "cvaegan", "clrgan", "bicyclegan")
 
@@ -45,7 +47,9 @@ class BicycleGANConfig:
     lambda_gan2: float = 1.0        # cLR-GAN half (D2)
     lambda_l1: Optional[float] = None  # None: 100 for pix2pix (its paper), 10 for the others
     lambda_kl: float = 0.01
+    kl_reduction: str = "mean"      # KL summed over z's dimensions, then: "mean" over images, or "sum" (see losses.kl_loss)
     lambda_z: float = 0.5
+    diffaug: str = ""               # DiffAugment policy for every D input, e.g. "translation,cutout" (diffaug.py)
     init: str = "xavier"            # the official BicycleGAN init (xavier, gain 0.02)
     sketch_norm: bool = False       # binarise + thin + re-draw edge inputs (see edges.normalize_sketch)
 
@@ -58,6 +62,12 @@ class BicycleGANConfig:
             self.d_layers = 3 if self.size >= 256 else 2
         if self.sketch_norm and self.input_nc != 1:
             raise ConfigError("sketch_norm needs a one-channel (edge map) input: set input_nc=1")
+        if self.kl_reduction not in ("mean", "sum"):
+            raise ConfigError(f"kl_reduction must be mean or sum, got {self.kl_reduction!r}")
+        try:
+            check_policy(self.diffaug)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         _check_common(self)
 
     @property

@@ -25,6 +25,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ..config import BicycleGANConfig
+from ..diffaug import diff_augment
 from ..losses import gan_loss, kl_loss
 from ..networks import Encoder, MultiScaleDiscriminator, UNetGenerator, init_weights, reparameterize
 
@@ -72,7 +73,9 @@ class BicycleGAN(nn.Module):
         return {"G": self.G, **({"E": self.E} if self.E is not None else {})}
 
     def _d_input(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.cat([a, b], 1) if self.cfg.conditional_d else b
+        """What D judges: B (or A and B together), through DiffAugment when it is on."""
+        x = torch.cat([a, b], 1) if self.cfg.conditional_d else b
+        return diff_augment(x, self.cfg.diffaug) if self.cfg.diffaug else x
 
     def forward_train(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
         """One batch through the generator(s); the phases below turn it into losses."""
@@ -109,7 +112,7 @@ class BicycleGAN(nn.Module):
         if "fake_enc" in out:  # cVAE-GAN: GAN + L1 reconstruction + KL
             logs["G_GAN"] = cfg.lambda_gan * gan_loss(self.D(self._d_input(out["a_enc"], out["fake_enc"])), True, cfg.gan_mode)
             logs["G_L1"] = cfg.lambda_l1 * F.l1_loss(out["fake_enc"].float(), out["b_enc"].float())
-            logs["KL"] = cfg.lambda_kl * kl_loss(out["mu"], out["logvar"])
+            logs["KL"] = cfg.lambda_kl * kl_loss(out["mu"], out["logvar"], cfg.kl_reduction)
         if m == "pix2pix":
             logs["G_GAN"] = cfg.lambda_gan * gan_loss(self.D(self._d_input(out["a_src"], out["fake_rand"])), True, cfg.gan_mode)
             logs["G_L1"] = cfg.lambda_l1 * F.l1_loss(out["fake_rand"].float(), out["b_real"].float())
