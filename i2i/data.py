@@ -1,13 +1,18 @@
-"""Datasets: aligned A|B pairs (pix2pix/BicycleGAN layout) and unaligned trainA/trainB (CycleGAN).
+"""Datasets: aligned A|B pairs (pix2pix/BicycleGAN layout), unaligned trainA/trainB (CycleGAN),
+and folders of photos alone, whose edge maps the training loop draws on the fly.
 
 Images are decoded once into uint8 tensors kept in memory (1,099 edges2shoes pairs at 144 px
 take about 140 MB), so training never waits on JPEG decoding; batches are cut from them with
 one random crop shared by A and B (they must stay aligned).
+
+A training `data` setting may mix sources with a weight each: "PATH@W,PATH@W" (see
+`parse_sources`); the weight is the share of each batch drawn from that source.
 """
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +28,16 @@ class DataError(ValueError):
     """A dataset folder that cannot be used; the message names the folder or file."""
 
 
-def list_images(folder: Path) -> list[Path]:
-    """Image files directly in `folder`, in natural order (2_AB.jpg before 10_AB.jpg)."""
+def list_images(folder: Path, recursive: bool = False) -> list[Path]:
+    """Image files in `folder` (and its subfolders if `recursive`), in natural order (2_AB.jpg
+    before 10_AB.jpg; subfolders in name order)."""
     if not folder.is_dir():
         raise DataError(f"dataset folder not found: {folder}")
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    files = [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     if not files:
         raise DataError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
-    return sorted(files, key=lambda p: (len(p.stem), p.stem))
+    return sorted(files, key=lambda p: (str(p.parent), len(p.stem), p.stem))
 
 
 def split_folder(root: str | Path, split: str) -> Path:
@@ -39,11 +46,34 @@ def split_folder(root: str | Path, split: str) -> Path:
     return root / split if (root / split).is_dir() else root
 
 
-def _load(path: Path, mode: str) -> Image.Image:
+def _read_all(files: list[Path], read, folder: Path) -> tuple[list, list[str]]:
+    """read(path) for every file, four at a time; unreadable images are skipped and named.
+
+    A folder in which no image can be read is an error (the message names the first failure).
+    """
+    def safe(path: Path):
+        try:
+            return read(path), None
+        except _Unreadable as e:
+            return None, f"{path.name}: {e}"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(safe, files))
+    items = [r for r, _ in results if r is not None]
+    skipped = [err for _, err in results if err is not None]
+    if not items:
+        raise DataError(f"no readable image in {folder} (skipped {len(skipped)}: {skipped[0]})")
+    return items, skipped
+
+
+class _Unreadable(Exception):
+    """One image file that cannot be decoded: skipped, counted, and the run goes on."""
+
+
+def _load_or_skip(path: Path, mode: str) -> Image.Image:
     try:
         return open_image(path, mode)
     except ImageError as e:
-        raise DataError(f"{path}: {e}") from None
+        raise _Unreadable(str(e)) from None
 
 
 def _as_uint8(img: Image.Image) -> torch.Tensor:
@@ -58,16 +88,31 @@ def _mode(channels: int) -> str:
 
 @dataclass
 class PairedImages:
-    """A, B as uint8 tensors (N, C, L, L); `load_size` >= the training size leaves room to crop."""
+    """A, B as uint8 tensors (N, C, L, L); `load_size` >= the training size leaves room to crop.
+
+    has_a: (N,) bool, False where A is blank and must be drawn from B (a photo-only source).
+    source: (N,) int, which source of a mix each image came from (0 for a single folder).
+    skipped: "file: reason" for every unreadable image that was left out.
+    """
     a: torch.Tensor
     b: torch.Tensor
     files: list[str]
+    has_a: torch.Tensor | None = None
+    source: torch.Tensor | None = None
+    skipped: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = self.a.shape[0]
+        if self.has_a is None:
+            self.has_a = torch.ones(n, dtype=torch.bool)
+        if self.source is None:
+            self.source = torch.zeros(n, dtype=torch.long)
 
     def __len__(self) -> int:
         return self.a.shape[0]
 
     def to(self, device: torch.device) -> "PairedImages":
-        return PairedImages(self.a.to(device), self.b.to(device), self.files)
+        return dataclasses.replace(self, a=self.a.to(device), b=self.b.to(device), has_a=self.has_a.to(device))
 
 
 def load_aligned(folder: str | Path, *, load_size: int, direction: str = "AtoB", input_nc: int = 3,
@@ -81,7 +126,7 @@ def load_aligned(folder: str | Path, *, load_size: int, direction: str = "AtoB",
     files = list_images(Path(folder))[:limit]
 
     def one(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-        img = _load(path, "RGB")
+        img = _load_or_skip(path, "RGB")
         w, h = img.size
         if abs(w - 2 * h) > 2:
             raise DataError(f"{path}: expected A and B side by side (width = 2 x height), got {w}x{h}")
@@ -91,10 +136,31 @@ def load_aligned(folder: str | Path, *, load_size: int, direction: str = "AtoB",
         return (_as_uint8(a.convert(_mode(input_nc)).resize(size, Image.BICUBIC)),
                 _as_uint8(b.convert(_mode(output_nc)).resize(size, Image.BICUBIC)))
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        pairs = list(pool.map(one, files))
-    return PairedImages(torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]),
-                        [str(f) for f in files])
+    pairs, skipped = _read_all(files, one, Path(folder))
+    kept = [str(f) for f in files if not any(err.startswith(f.name + ":") for err in skipped)]
+    return PairedImages(torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]), kept,
+                        skipped=skipped)
+
+
+def load_photos(folder: str | Path, *, load_size: int, input_nc: int = 1, output_nc: int = 3,
+                limit: int | None = None) -> PairedImages:
+    """Read every photo under `folder` (subfolders too) as B, each stretched to load_size^2.
+
+    Stretched, not padded: edges2shoes photos are UT-Zappos50K's 136x102 images stretched to a
+    square, so stretching keeps these photos in the same geometry as the paired data. A is left
+    blank (has_a False): the training loop draws it from B with i2i's edge extraction.
+    """
+    folder = Path(folder)
+    files = list_images(folder, recursive=True)[:limit]
+    size = (load_size, load_size)
+
+    def one(path: Path) -> torch.Tensor:
+        return _as_uint8(_load_or_skip(path, _mode(output_nc)).resize(size, Image.BICUBIC))
+
+    photos, skipped = _read_all(files, one, folder)
+    b = torch.stack(photos)
+    return PairedImages(torch.zeros(len(b), input_nc, load_size, load_size, dtype=torch.uint8), b, [str(folder)],
+                        has_a=torch.zeros(len(b), dtype=torch.bool), skipped=skipped)
 
 
 def load_unaligned(root: str | Path, *, split: str = "train", load_size: int, input_nc: int = 3,
@@ -109,21 +175,80 @@ def load_unaligned(root: str | Path, *, split: str = "train", load_size: int, in
         if not (root / f"{split}{s}").is_dir():
             raise DataError(f"unaligned dataset needs {root / (split + 'A')} and {root / (split + 'B')}")
 
-    def read(folder: Path, channels: int) -> list[torch.Tensor]:
+    def read(folder: Path, channels: int) -> tuple[list[torch.Tensor], list[str]]:
         def one(p: Path) -> torch.Tensor:
-            return _as_uint8(_load(p, _mode(channels)).resize((load_size, load_size), Image.BICUBIC))
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            return list(pool.map(one, list_images(folder)[:limit]))
+            return _as_uint8(_load_or_skip(p, _mode(channels)).resize((load_size, load_size), Image.BICUBIC))
+        return _read_all(list_images(folder)[:limit], one, folder)
 
-    a, b = read(root / f"{split}A", input_nc), read(root / f"{split}B", output_nc)
+    (a, skip_a), (b, skip_b) = read(root / f"{split}A", input_nc), read(root / f"{split}B", output_nc)
     n = max(len(a), len(b))
     a, b = [a[i % len(a)] for i in range(n)], [b[i % len(b)] for i in range(n)]
-    return PairedImages(torch.stack(a), torch.stack(b), [str(root / f"{split}A"), str(root / f"{split}B")])
+    return PairedImages(torch.stack(a), torch.stack(b), [str(root / f"{split}A"), str(root / f"{split}B")],
+                        skipped=skip_a + skip_b)
 
 
 def is_unaligned(root: str | Path) -> bool:
     return (Path(root) / "trainA").is_dir() or (Path(root) / "testA").is_dir()
 
+
+def is_photo_folder(root: str | Path) -> bool:
+    """A folder of photos alone (e.g. shoe_photos/boot, /sandal, /shoe): no A|B pairs in it."""
+    root = Path(root)
+    if is_unaligned(root) or (root / "train").is_dir():
+        return False
+    direct = [p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES] if root.is_dir() else []
+    if not direct:
+        return root.is_dir() and any(p.is_dir() for p in root.iterdir())
+    try:
+        with Image.open(direct[0]) as img:
+            w, h = img.size
+    except OSError:
+        return False
+    return abs(w - 2 * h) > 2
+
+
+@dataclass
+class Source:
+    """One training source of a mix: a folder and its share of each batch."""
+    path: Path
+    weight: float = 1.0
+
+
+def parse_sources(spec: str) -> list[Source]:
+    """"PATH" or "PATH@W,PATH@W,..." -> sources; every folder must exist (checked before training).
+
+    e.g. "../shared/data/edges2shoes@1,../shared/data/shoe_photos@2" draws a third of each batch
+    from the edges2shoes pairs and two thirds from the photos.
+    """
+    sources = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        path, _, weight = part.rpartition("@") if "@" in part else (part, "", "1")
+        try:
+            w = float(weight)
+        except ValueError:
+            raise DataError(f"bad weight {weight!r} in data source {part!r}: expected PATH@NUMBER") from None
+        if not w > 0:
+            raise DataError(f"the weight of data source {path} must be > 0, got {weight}")
+        if not Path(path).is_dir():
+            raise DataError(f"dataset folder not found: {path} (in data {spec!r})")
+        sources.append(Source(Path(path), w))
+    if not sources:
+        raise DataError("no data source given")
+    if len(sources) > 1 and any(is_unaligned(s.path) for s in sources):
+        raise DataError("an unaligned (trainA/trainB) dataset cannot be mixed with other sources")
+    return sources
+
+
+def concat(parts: list[PairedImages]) -> PairedImages:
+    """One dataset from several (all stored at the same load size); `source` tells them apart."""
+    if len(parts) == 1:
+        return parts[0]
+    return PairedImages(torch.cat([p.a for p in parts]), torch.cat([p.b for p in parts]),
+                        [f for p in parts for f in p.files], has_a=torch.cat([p.has_a for p in parts]),
+                        source=torch.cat([torch.full((len(p),), i, dtype=torch.long) for i, p in enumerate(parts)]),
+                        skipped=[s for p in parts for s in p.skipped])
 
 def make_batch(data: PairedImages, a_idx: torch.Tensor, b_idx: torch.Tensor, *, size: int,
                generator: torch.Generator | None, flip: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,7 +2,8 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i.data import DataError, PairedImages, load_aligned, load_unaligned, make_batch
+from i2i.data import (DataError, PairedImages, concat, is_photo_folder, load_aligned, load_photos, load_unaligned,
+                      make_batch, parse_sources)
 from conftest import data_dir
 
 
@@ -48,7 +49,43 @@ def test_bad_dataset_folders(tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "1_AB.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(DataError, match="1_AB.jpg"):
+    with pytest.raises(DataError, match="no readable image.*1_AB.jpg"):
         load_aligned(broken, load_size=32)
     with pytest.raises(DataError, match="trainA"):
         load_unaligned(tmp_path, load_size=32)
+
+
+def test_unreadable_images_are_skipped_and_named(tmp_path, shoes):
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    for f in sorted((shoes / "val").iterdir())[:3]:
+        (folder / f.name).write_bytes(f.read_bytes())
+    (folder / "99_AB.jpg").write_bytes(b"\xff\xd8 truncated")
+    d = load_aligned(folder, load_size=32)
+    assert len(d) == 3 and len(d.files) == 3 and "99_AB.jpg" not in " ".join(d.files)
+    assert len(d.skipped) == 1 and d.skipped[0].startswith("99_AB.jpg:")
+
+
+def test_photo_folder_and_mix(tmp_path, shoes):
+    photos = data_dir("shoe_photos")
+    assert is_photo_folder(photos) and not is_photo_folder(shoes) and not is_photo_folder(shoes / "val")
+    p = load_photos(photos, load_size=32, limit=5)
+    assert p.b.shape == (5, 3, 32, 32) and not p.has_a.any()
+    q = load_aligned(shoes / "val", load_size=32, input_nc=1, limit=3)
+    mix = concat([q, p])
+    assert len(mix) == 8 and mix.source.tolist() == [0] * 3 + [1] * 5 and mix.has_a.sum() == 3
+    srcs = parse_sources(f"{shoes}@1,{photos}@2.5")
+    assert [s.weight for s in srcs] == [1.0, 2.5]
+    assert parse_sources(str(shoes))[0].weight == 1.0
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("{shoes}@1,{missing}@2", "not found.*nowhere"),
+    ("{shoes}@zero", "bad weight"),
+    ("{shoes}@0", "must be > 0"),
+    ("{shoes},{s2w}", "unaligned"),
+])
+def test_bad_data_mix_fails_before_training(shoes, tmp_path, spec, message):
+    spec = spec.format(shoes=shoes, missing=tmp_path / "nowhere", s2w=data_dir("summer2winter_yosemite"))
+    with pytest.raises(DataError, match=message):
+        parse_sources(spec)

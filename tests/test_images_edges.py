@@ -103,3 +103,15 @@ def test_photo_to_edges_on_real_shoe(shoes):
     a = np.asarray(edges)
     assert edges.mode == "L" and edges.size == (256, 256)
     assert 0.01 < (a < 128).mean() < 0.2  # some lines, mostly white paper
+
+
+def test_edges_of_photos_draw_a_pale_shoes_outline():
+    from i2i.edges import edges_of_photos
+    # a very pale shoe-shaped blob on white paper: Canny alone finds almost nothing
+    photo = torch.ones(1, 3, 64, 64)
+    photo[..., 20:44, 10:54] = 0.9  # in [-1, 1]: 95% white
+    e = edges_of_photos(photo)
+    assert e.shape == (1, 1, 64, 64) and e.min() == 0 and e.max() == 1
+    ink = e[0, 0] < 0.5
+    assert ink[19:45, 9:55].sum() >= 2 * (24 + 44) - 8  # the whole rectangle's outline
+    assert ink[22:42, 12:52].sum() == 0 and ink[:15].sum() == 0  # nothing inside or far outside
