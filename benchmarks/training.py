@@ -1,9 +1,11 @@
 """Training speed: seconds per iteration and images per second of the real training loop, for
 BicycleGAN and CycleGAN, eager fp32 next to the optimised path, measured side by side in one run.
 
-On CUDA the optimised path is bf16 autocast + channels_last + fused Adam (+ torch.compile with
---compile); on the CPU both paths run fp32 (bf16 is emulated and slow on CPUs without bf16
-instructions), so the two CPU rows show the run-to-run noise. Also prints peak GPU memory.
+The optimised path is bf16 autocast + channels_last (+ fused Adam and, with --compile,
+torch.compile on CUDA), on CUDA and on CPUs with native bf16 (AVX-512-bf16 / AMX); on other CPUs
+both paths run fp32 (emulated bf16 is many times slower), so the two rows show the noise. Both
+paths start from the same weights and batches, so the mean losses printed beside each (over the
+logged steps) show what bf16 does to them. Also prints peak GPU memory.
 
     python benchmarks/training.py [--size 128] [--iters 8] [--ngf 64 32]
 """
@@ -25,8 +27,10 @@ from i2i.train import TrainConfig, train  # noqa: E402
 DATA = ROOT.parent / "shared" / "data"
 
 
-def measure(model: str, size: int, ngf: int, batch: int, iters: int, amp: bool, compile_: bool) -> tuple[float, float]:
-    """(seconds per iteration, images per second) over the steps after the first two."""
+def measure(model: str, size: int, ngf: int, batch: int, iters: int, amp: bool, compile_: bool
+            ) -> tuple[float, float, dict[str, float]]:
+    """(seconds per iteration, images per second) over the steps after the first two, and the
+    mean of each loss over all steps."""
     paired = model != "cyclegan"
     data = DATA / ("edges2shoes" if paired else "summer2winter_yosemite")
     kw = dict(ngf=ngf, ndf=ngf, **({"nef": ngf} if paired else {}))
@@ -34,12 +38,14 @@ def measure(model: str, size: int, ngf: int, batch: int, iters: int, amp: bool, 
     with tempfile.TemporaryDirectory() as out:
         tcfg = TrainConfig(data=str(data), out=out, iters=iters, batch_size=batch, limit=32, log_every=1,
                            sample_every=0, checkpoint_every=10**9, amp=amp, compile=compile_)
-        times = [(ev.step, ev.elapsed) for ev in train(mcfg, tcfg) if ev.kind == "log"]
+        logs = [ev for ev in train(mcfg, tcfg) if ev.kind == "log"]
+    times = [(ev.step, ev.elapsed) for ev in logs]
+    losses = {k: sum(ev.logs[k] for ev in logs) / len(logs) for k in logs[0].logs if k != "lr"}
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     (s0, t0), (s1, t1) = times[1], times[-1]  # skip warm-up (and compilation)
     per_iter = (t1 - t0) / (s1 - s0)
-    return per_iter, batch / per_iter
+    return per_iter, batch / per_iter, losses
 
 
 def main() -> None:
@@ -58,10 +64,12 @@ def main() -> None:
             for name, amp, comp in (("eager fp32", False, False), ("optimised", True, args.compile)):
                 if cuda:
                     torch.cuda.reset_peak_memory_stats()
-                s, ips = measure(model, args.size, ngf, batch, args.iters, amp, comp)
+                s, ips, losses = measure(model, args.size, ngf, batch, args.iters, amp, comp)
                 mem = f", peak {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB" if cuda else ""
                 row.append(ips)
-                print(f"{model:10s} ngf {ngf:3d} batch {batch}: {name:10s} {s:6.3f} s/iter {ips:7.2f} img/s{mem}", flush=True)
+                shown = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
+                print(f"{model:10s} ngf {ngf:3d} batch {batch}: {name:10s} {s:6.3f} s/iter {ips:7.2f} img/s{mem}; "
+                      f"mean losses: {shown}", flush=True)
             print(f"{'':10s} speed-up optimised / eager: {row[1] / row[0]:.2f}x")
 
 

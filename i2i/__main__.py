@@ -62,9 +62,19 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"nothing to resume in {args.out} (no run.json)")
         tcfg = TrainConfig(**{**saved["train"], **{k: v for k, v in given.items() if k in RESUME_OVERRIDES}})
         mcfg = model_config_from_dict(saved["model"])
+    elif given.get("init_from"):  # the continued run's model and settings, with the training flags given here
+        from .checkpoint import load_continuation
+        info, _ = load_continuation(given["init_from"])
+        changed = sorted(k for k in given if k in model_fields and k != "model" and given[k] != info["model"].get(k))
+        if changed:
+            raise ConfigError(f"{', '.join(_flag(k) for k in changed)}: a continued run keeps the model of "
+                              f"{given['init_from']}; start a new run to change it")
+        mcfg = model_config_from_dict(info["model"])
+        tcfg = TrainConfig(**{**info["train"], "out": args.out,
+                              **{k: v for k, v in given.items() if k in train_fields and v is not None}})
     else:
         if args.data is None:
-            raise ConfigError("--data is required (unless --resume)")
+            raise ConfigError("--data is required (unless --resume or --init-from)")
         mcfg = model_config(args.model, **{k: v for k, v in given.items() if k in model_fields and k != "model"})
         tcfg = TrainConfig(**{k: v for k, v in given.items() if k in train_fields})
     # Ctrl-C or SIGTERM: finish the step, write a checkpoint, exit; a second Ctrl-C aborts at once
@@ -139,8 +149,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics import evaluate, markdown_table
 
-    results = [evaluate(c, args.data, n_z=args.n_z, limit=args.limit, seed=args.seed, direction=args.direction,
-                        reference=args.reference) for c in args.checkpoint]
+    results = [evaluate(c, args.data, n_z=args.n_z, samples=args.samples, limit=args.limit, seed=args.seed,
+                        direction=args.direction, reference=args.reference) for c in args.checkpoint]
     if args.table:
         print(markdown_table(results))
     else:
@@ -197,16 +207,34 @@ def cmd_sheet(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """A run folder (or release) -> a slim release, optionally in fp16."""
+    """A run folder (or release) -> a slim release, optionally in fp16 and with its continuation."""
     import torch
 
-    from .checkpoint import load_into, load_release, save_release
-    from .models import build_inference_modules
+    from .checkpoint import load_into, load_release, load_state, save_continuation, save_release
+    from .config import model_config_from_dict
+    from .models import build_inference_modules, build_model
 
-    cfg, weights = load_release(args.run)
-    modules = build_inference_modules(cfg)
-    load_into(modules, weights, str(args.run))
-    save_release(args.out, cfg, modules, dtype=torch.float16 if args.half else None)
+    dtype = torch.float16 if args.half else None
+    if not (args.continuation or args.live):
+        cfg, weights = load_release(args.run)
+        modules = build_inference_modules(cfg)
+        load_into(modules, weights, str(args.run))
+        save_release(args.out, cfg, modules, dtype=dtype)
+    else:  # from the run's training state
+        state = load_state(args.run)
+        cfg = model_config_from_dict(state["model_config"])
+        model = build_model(cfg)
+        model.load_state_dict(state["model"])
+        modules = model.release_modules()
+        if state.get("ema") and not args.live:
+            for k, m in modules.items():
+                m.load_state_dict(state["ema"][k])
+        save_release(args.out, cfg, modules, dtype=dtype)
+        if args.continuation:
+            others = {k: m for k, m in model.named_children() if k not in modules}
+            save_continuation(args.out, others, {
+                "step": state["step"], "images_seen": state["step"] * state["train_config"]["batch_size"],
+                "model": state["model_config"], "train": state["train_config"]})
     size = sum(p.stat().st_size for p in Path(args.out).iterdir() if p.is_file())
     print(f"wrote {args.out} ({size / 1e6:.1f} MB)")
     return 0
@@ -225,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--model", choices=MODEL_NAMES, default="bicyclegan", help="objective to train")
     t.add_argument("--data", help="aligned: folder of A|B images or with train/ and val/; "
-                                                 "unaligned: folder with trainA/ and trainB/")
+                                  "unaligned: folder with trainA/ and trainB/; a folder of photos alone (edge maps "
+                                  "drawn on the fly); or a mix with a weight each: PATH@W,PATH@W")
     t.add_argument("--out", required=True, help="run folder (checkpoints, samples, log)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     _add_dataclass_flags(t, __import__("i2i.train", fromlist=["TrainConfig"]).TrainConfig, {"data", "out"}, "training")
@@ -253,14 +282,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_encode)
 
     v = sub.add_parser("evaluate", help="metrics of a checkpoint on held-out pairs, as JSON",
-                       description="recon_l1, diversity, fidelity and realism (see README) on a folder of pairs.")
+                       description="recon_l1, diversity, fidelity and realism (see README) on a folder of pairs; "
+                                   "for the BicycleGAN family also C2ST, sharpness, colour spread, best-of-n L1 "
+                                   "and the latent measures (i2i/realism.py). --table prints them as two tables.")
     v.add_argument("--checkpoint", nargs="+", default=["checkpoints/edges2shoes"],
                    help="one or more checkpoints, compared on the same pairs and z")
-    v.add_argument("--table", action="store_true", help="print a Markdown table (one row per checkpoint) instead of JSON")
+    v.add_argument("--table", action="store_true",
+                   help="print Markdown tables (one row per checkpoint) instead of JSON")
     v.add_argument("--data", required=True, help="folder of held-out A|B pairs (e.g. ../shared/data/edges2shoes/val)")
-    v.add_argument("--reference", help="folder of A|B training pairs: adds the real-vs-real floor")
+    v.add_argument("--reference", help="folder of A|B training pairs: adds realism_swd, NDB/JSD, the real-vs-real "
+                                       "floor and C2ST (against all its photos); without it C2ST is skipped")
     v.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB")
     v.add_argument("--n-z", type=int, default=10, help="random z per input for diversity")
+    v.add_argument("--samples", type=int, default=8,
+                   help="random z per input for C2ST, sharpness, colour spread and best-of-n L1 (the first of "
+                        "the same z that diversity uses)")
     v.add_argument("--limit", type=int, help="use only the first N pairs")
     v.add_argument("--seed", type=int, default=0)
     v.set_defaults(func=cmd_evaluate)
@@ -288,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("run", help="run folder or release")
     x.add_argument("out", help="output folder")
     x.add_argument("--half", action="store_true", help="store weights in fp16 (half the size)")
+    x.add_argument("--continuation", action="store_true",
+                   help="also write continue.safetensors + continue.json (the discriminators and the step), so "
+                        "`train --init-from OUT` can go on with the run elsewhere; needs the run's train_state.pt")
+    x.add_argument("--live", action="store_true",
+                   help="export the run's live G and E instead of their moving average (to compare the two)")
     x.set_defaults(func=cmd_export)
     return p
 

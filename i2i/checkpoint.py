@@ -4,7 +4,10 @@
   E for the BicycleGAN family; G and F for CycleGAN), loadable from a folder or a Hugging Face
   Hub repo id;
 - the *training state*: `train_state.pt` (every network, optimisers, schedulers, step, configs,
-  image pools), for `--resume`.
+  image pools), for `--resume`;
+- a *continuation* beside a release: `continue.safetensors` (the networks a release leaves out,
+  the discriminators, in fp16) + `continue.json` (step, images seen, configs), so a run can go on
+  from a shipped model on another machine (`--init-from`). It drops the optimiser moments.
 
 Every file is written atomically (a temporary file, then `os.replace`), so a run killed at any
 moment leaves the previous checkpoint intact. Nothing here unpickles: weights load through
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 STATE_FILE = "train_state.pt"
+CONTINUE_WEIGHTS = "continue.safetensors"
+CONTINUE_FILE = "continue.json"
 STATE_VERSION = 1
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -131,6 +136,35 @@ def load_release(path_or_repo: str | os.PathLike, revision: str | None = None
         net, _, param = key.partition(".")
         groups.setdefault(net, {})[param] = value
     return cfg, groups
+
+
+def save_continuation(folder: str | Path, modules: dict[str, nn.Module], info: dict[str, Any]) -> None:
+    """Write what continuing a release's run needs beyond the release itself (see module docstring)."""
+    folder = Path(folder)
+    tensors = {f"{name}.{k}": (v.half() if v.is_floating_point() else v).detach().cpu().contiguous()
+               for name, m in modules.items() for k, v in m.state_dict().items()}
+    atomic_write(folder / CONTINUE_WEIGHTS, lambda p: save_file(tensors, p, metadata={"format": "pt", "i2i": "1"}))
+    text = json.dumps(info, indent=2) + "\n"
+    atomic_write(folder / CONTINUE_FILE, lambda p: Path(p).write_text(text))
+
+
+def load_continuation(folder: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, torch.Tensor]]]:
+    """(continue.json, weights grouped by network) of a release that can be continued."""
+    folder = Path(folder)
+    info_file, weights_file = folder / CONTINUE_FILE, folder / CONTINUE_WEIGHTS
+    if not (info_file.is_file() and weights_file.is_file()):
+        raise CheckpointError(f"{folder} cannot be continued: it has no {CONTINUE_FILE} and {CONTINUE_WEIGHTS} "
+                              "(export the run with --continuation)")
+    try:
+        info = json.loads(info_file.read_text())
+        flat = load_file(str(weights_file))
+    except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{folder}: the continuation files are corrupt ({e})") from None
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in flat.items():
+        net, _, param = key.partition(".")
+        groups.setdefault(net, {})[param] = value
+    return info, groups
 
 
 def load_into(modules: dict[str, nn.Module], weights: dict[str, dict[str, torch.Tensor]], where: str) -> None:

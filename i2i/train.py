@@ -6,6 +6,7 @@ same randomness an uninterrupted one would have, and resumes give identical weig
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -20,10 +21,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .checkpoint import CheckpointError, atomic_write, load_state, save_release, save_state
+from .checkpoint import (CheckpointError, atomic_write, load_continuation, load_into, load_release, load_state,
+                         save_release, save_state)
 from .config import ModelConfig, from_dict, model_config_from_dict, to_dict
-from .data import PairedImages, is_unaligned, load_aligned, load_unaligned, make_batch, split_folder
-from .edges import augment_sketch, normalize_sketch, stroke_width_for
+from .data import (DataError, PairedImages, concat, is_photo_folder, is_unaligned, load_aligned, load_photos,
+                   load_unaligned, make_batch, parse_sources, split_folder)
+from .edges import augment_sketch, edges_of_photos, normalize_sketch, stroke_width_for
 from .images import grid, to_pil
 from .models import build_model
 
@@ -33,7 +36,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainConfig:
     """Settings of one run. The learning-rate schedule is the papers': constant, then linear to 0."""
-    data: str                        # aligned: folder of A|B images (or with train/ val/); unaligned: trainA/trainB
+    data: str                        # aligned: folder of A|B images (or with train/ val/); unaligned: trainA/trainB;
+                                     # a mix: "PATH@W,PATH@W" (a folder of photos alone gets sketches on the fly)
     out: str                         # run folder: checkpoints, samples, log
     iters: int = 20000
     batch_size: int = 2              # BicycleGAN needs an even size (encoded half + random half)
@@ -52,8 +56,10 @@ class TrainConfig:
     n_samples: int = 4               # rows (validation inputs) in the sample grid
     n_z: int = 5                     # columns of fixed random z in the sample grid
     device: str = "auto"             # auto: cuda if available, else cpu
-    amp: bool = True                 # bf16 autocast (CUDA only)
+    amp: bool = True                 # bf16 autocast + channels_last on CUDA and on CPUs with native bf16
     compile: bool = False            # torch.compile the networks (CUDA)
+    ema: float = 0.999               # decay of the moving average of G and E kept for release; 0: off
+    init_from: Optional[str] = None  # start from a release's continuation weights (see checkpoint.save_continuation)
 
 
 @dataclass
@@ -86,24 +92,53 @@ def step_seed(seed: int, step: int) -> int:
 
 
 def load_data(mcfg: ModelConfig, tcfg: TrainConfig, split: str, train: bool) -> PairedImages:
-    """Training images (stored at load_size, for random crops) or held-out ones (at size)."""
+    """Training images (stored at load_size, for random crops) or held-out ones (at size).
+
+    Held-out images come from the first source of a mix (the one sample grids show).
+    """
     load_size = (tcfg.load_size or mcfg.size * 9 // 8) if train else mcfg.size
-    root = Path(tcfg.data)
-    if is_unaligned(root):
-        return load_unaligned(root, split=split, load_size=load_size, input_nc=mcfg.input_nc,
-                              output_nc=mcfg.output_nc, limit=tcfg.limit if train else None)
-    return load_aligned(split_folder(root, split), load_size=load_size, direction=tcfg.direction,
-                        input_nc=mcfg.input_nc, output_nc=mcfg.output_nc, limit=tcfg.limit if train else None)
+    sources = parse_sources(tcfg.data) if train else parse_sources(tcfg.data)[:1]
+    limit = tcfg.limit if train else None
+    parts = []
+    for src in sources:
+        if is_unaligned(src.path):
+            parts.append(load_unaligned(src.path, split=split, load_size=load_size, input_nc=mcfg.input_nc,
+                                        output_nc=mcfg.output_nc, limit=limit))
+        elif is_photo_folder(src.path):
+            if not (mcfg.uses_z and mcfg.input_nc == 1):
+                raise DataError(f"{src.path} holds photos alone: only an edge-map model (input_nc 1, not "
+                                f"{mcfg.model}) can train on it, with sketches drawn from the photos")
+            if not train:
+                raise DataError(f"{src.path} holds photos alone: no held-out sketches to show")
+            parts.append(load_photos(src.path, load_size=load_size, input_nc=mcfg.input_nc,
+                                     output_nc=mcfg.output_nc, limit=limit))
+        else:
+            parts.append(load_aligned(split_folder(src.path, split), load_size=load_size, direction=tcfg.direction,
+                                      input_nc=mcfg.input_nc, output_nc=mcfg.output_nc, limit=limit))
+    return concat(parts)
 
 
-def prepare_input(a: torch.Tensor, mcfg: ModelConfig, generator: torch.Generator | None) -> torch.Tensor:
-    """Edge inputs of a sketch_norm model go through the same normalisation as at inference."""
+def prepare_input(a: torch.Tensor, mcfg: ModelConfig, generator: torch.Generator | None,
+                  photo: torch.Tensor | None = None, has_a: torch.Tensor | None = None) -> torch.Tensor:
+    """The network's input for a batch: edge maps drawn from the photo where a sample has no A
+    (has_a False), then, for a sketch_norm model, the same normalisation as at inference."""
+    if has_a is not None and not bool(has_a.all()):
+        drawn = edges_of_photos(photo) * 2 - 1
+        a = torch.where(has_a.view(-1, 1, 1, 1), a, drawn)
     if not mcfg.sketch_norm:
         return a
     gray = (a + 1) / 2
     if generator is not None:
         gray = augment_sketch(gray, generator)
     return normalize_sketch(gray, width=stroke_width_for(mcfg.size)) * 2 - 1
+
+
+def use_amp(device: torch.device, asked: bool) -> bool:
+    """bf16 autocast where the hardware does bf16 natively: CUDA, or a CPU with AVX-512-bf16 /
+    AMX (oneDNN says so). Elsewhere bf16 on the CPU is emulated and many times slower."""
+    if not asked:
+        return False
+    return device.type == "cuda" or (device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def set_trainable(model: nn.Module, phase: str) -> None:
@@ -131,6 +166,32 @@ class EpochSampler:
         return torch.tensor(out)
 
 
+class MixSampler:
+    """Indices for a mix of sources: each sample picks a source with probability proportional to
+    its weight, then an image of it uniformly; a function of (seed, step) alone, so resumes stay exact."""
+
+    def __init__(self, source: torch.Tensor, weights: list[float], seed: int):
+        self.seed = seed
+        self.weights = torch.tensor(weights, dtype=torch.double)
+        self.sizes = torch.bincount(source.cpu(), minlength=len(weights))
+        self.offsets = torch.cumsum(self.sizes, 0) - self.sizes
+
+    def indices(self, step: int, batch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(step_seed(self.seed + 104_729, step))
+        src = torch.multinomial(self.weights, batch, replacement=True, generator=g)
+        within = (torch.rand(batch, generator=g, dtype=torch.double) * self.sizes[src]).long()
+        return self.offsets[src] + within
+
+
+@torch.no_grad()
+def ema_update(ema: dict[str, nn.Module], live: dict[str, nn.Module], decay: float) -> None:
+    """ema = decay * ema + (1 - decay) * live, for every parameter and floating buffer."""
+    for name, m in live.items():
+        ema_params = list(ema[name].parameters()) + [b for b in ema[name].buffers() if b.is_floating_point()]
+        live_params = list(m.parameters()) + [b for b in m.buffers() if b.is_floating_point()]
+        torch._foreach_lerp_(ema_params, [p.detach() for p in live_params], 1.0 - decay)
+
+
 def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
           stop: threading.Event | None = None) -> Iterator[Event]:
     """Train `mcfg` as `tcfg` says, yielding events; writes everything under tcfg.out.
@@ -149,9 +210,15 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
         tcfg = dataclasses.replace(saved, **{k: getattr(tcfg, k) for k in RESUME_OVERRIDES})
         if tcfg.iters < state["step"]:
             raise ValueError(f"--iters {tcfg.iters} is below the {state['step']} steps this run has already done")
+    elif tcfg.init_from:
+        cont_info, cont_weights = load_continuation(tcfg.init_from)
+        mcfg = model_config_from_dict(cont_info["model"])
+        if tcfg.iters <= cont_info["step"]:
+            raise ValueError(f"--iters {tcfg.iters} must be above the {cont_info['step']} steps {tcfg.init_from} has done")
     device = pick_device(tcfg.device)
     if mcfg.model == "bicyclegan" and tcfg.batch_size % 2:
         raise ValueError(f"bicyclegan needs an even batch size (an encoded half and a random half), got {tcfg.batch_size}")
+    sources = parse_sources(tcfg.data)  # every folder checked before anything is loaded or written
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -164,9 +231,12 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
         # flushing them to zero made a 128 px BicycleGAN step 17% faster here.
         torch.set_flush_denormal(True)
 
+    unaligned = is_unaligned(sources[0].path)
     data = load_data(mcfg, tcfg, "train", train=True).to(device)
+    for skipped in data.skipped:
+        log.warning("skipped an unreadable image: %s", skipped)
     try:
-        val = load_data(mcfg, tcfg, "val" if not is_unaligned(tcfg.data) else "test", train=False)
+        val = load_data(mcfg, tcfg, "val" if not unaligned else "test", train=False)
     except ValueError:
         val = load_data(mcfg, tcfg, "train", train=False)  # no held-out split: sample from training data
     n_show = min(tcfg.n_samples, len(val))
@@ -178,7 +248,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
 
     model = build_model(mcfg).to(device)
     cuda = device.type == "cuda"
-    if cuda:
+    amp = use_amp(device, tcfg.amp)
+    if amp:  # oneDNN and cuDNN run bf16 convolutions fastest on NHWC tensors
         model = model.to(memory_format=torch.channels_last)
     opts = {name: torch.optim.Adam([p for m in mods for p in m.parameters()], lr=tcfg.lr, betas=(tcfg.beta1, 0.999),
                                    **({"fused": True} if cuda else {"foreach": True}))
@@ -187,6 +258,9 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
     decay_len = max(1, tcfg.iters - decay_start)
     scheds = {name: torch.optim.lr_scheduler.LambdaLR(
         o, lambda s: 1.0 - max(0, s - decay_start) / decay_len) for name, o in opts.items()}
+    # The release holds a moving average of G and E: it smooths the step-to-step jitter of GAN
+    # training, which shows as blotchy texture in any single snapshot (as in StyleGAN, EDM).
+    ema = {k: copy.deepcopy(m).requires_grad_(False) for k, m in model.release_modules().items()} if tcfg.ema else {}
     step = 0
     if state is not None:
         model.load_state_dict(state["model"])
@@ -195,7 +269,23 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
             scheds[name].load_state_dict(state["sched"][name])
         if hasattr(model, "load_extra_state"):
             model.load_extra_state(state["extra"], device)
+        for k, m in ema.items():
+            m.load_state_dict(state["ema"][k] if state.get("ema") else model.release_modules()[k].state_dict())
         step = state["step"]
+    elif tcfg.init_from:
+        # The live G and E restart from the release's averaged weights (the run's raw ones are not
+        # shipped), the discriminators from continue.safetensors; Adam's moments start afresh.
+        _, release = load_release(tcfg.init_from)
+        load_into(model.release_modules(), release, str(tcfg.init_from))
+        others = {k: m for k, m in model.named_children() if k not in model.release_modules()}
+        load_into(others, cont_weights, str(tcfg.init_from))
+        for k, m in ema.items():
+            m.load_state_dict(model.release_modules()[k].state_dict())
+        step = cont_info["step"]
+        for s in scheds.values():  # the learning-rate schedule goes on from the continued step
+            s.last_epoch = step
+            for group, base, lr_at in zip(s.optimizer.param_groups, s.base_lrs, s.lr_lambdas):
+                group["lr"] = base * lr_at(step)
     forward_train, loss_fn = model.forward_train, model.loss
     if tcfg.compile:
         for m in (m for mods in model.param_groups().values() for m in mods):
@@ -203,8 +293,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
 
     config_text = json.dumps({"model": to_dict(mcfg), "train": dataclasses.asdict(tcfg)}, indent=2)
     atomic_write(out / "run.json", lambda p: Path(p).write_text(config_text))
-    sampler = EpochSampler(len(data), tcfg.seed)
-    unaligned = is_unaligned(tcfg.data)
+    sampler = EpochSampler(len(data), tcfg.seed) if len(sources) == 1 else \
+        MixSampler(data.source, [src.weight for src in sources], tcfg.seed)
 
     def checkpoint() -> Path:
         extra = model.extra_state() if hasattr(model, "extra_state") else {}
@@ -212,14 +302,20 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
             "step": step, "model_config": to_dict(mcfg), "train_config": dataclasses.asdict(tcfg),
             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "optim": {k: o.state_dict() for k, o in opts.items()},
-            "sched": {k: s.state_dict() for k, s in scheds.items()}, "extra": extra})
-        save_release(out, mcfg, model.release_modules())
+            "sched": {k: s.state_dict() for k, s in scheds.items()}, "extra": extra,
+            "ema": {k: {n: v.detach().cpu() for n, v in m.state_dict().items()} for k, m in ema.items()}})
+        save_release(out, mcfg, ema or model.release_modules())
         return path
 
     def sample() -> tuple[Image.Image, Path]:
         model.eval()
-        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and tcfg.amp):
+        live = model.release_modules()
+        for k, m in ema.items():  # the grid shows what the release will draw
+            setattr(model, k, m)
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             rows = model.sample_rows(val_a, val_b, fixed_z)
+        for k, m in live.items():
+            setattr(model, k, m)
         model.train()
         img = grid([[to_pil(t) for t in row] for row in rows], cell=min(mcfg.size, 128))
         path = out / "samples" / f"step_{step:07d}.png"
@@ -229,7 +325,11 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
     t0, imgs_seen = time.perf_counter(), 0
     sums: dict[str, torch.Tensor] = {}
     n_sums = 0
-    yield Event("start", step, tcfg.iters, message=f"training {mcfg.model} on {device} ({len(data)} images)")
+    counts = ", ".join(f"{int((data.source == i).sum())} from {src.path} (weight {src.weight:g})"
+                       for i, src in enumerate(sources)) if len(sources) > 1 else f"{len(data)} images"
+    skipped = f"; skipped {len(data.skipped)} unreadable images" if data.skipped else ""
+    yield Event("start", step, tcfg.iters,
+                message=f"training {mcfg.model} on {device}{' with bf16 autocast' if amp else ''} ({counts}){skipped}")
     while step < tcfg.iters:
         if stop is not None and stop.is_set():
             path = checkpoint()
@@ -241,15 +341,15 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
         a_idx = sampler.indices(step, tcfg.batch_size)
         b_idx = torch.randint(len(data), (tcfg.batch_size,), generator=g) if unaligned else a_idx
         a, b = make_batch(data, a_idx.to(device), b_idx.to(device), size=mcfg.size, generator=g, flip=tcfg.flip)
-        a = prepare_input(a, mcfg, g)
-        if cuda:
+        a = prepare_input(a, mcfg, g, photo=b, has_a=data.has_a[a_idx.to(device)])
+        if amp:
             a, b = a.contiguous(memory_format=torch.channels_last), b.contiguous(memory_format=torch.channels_last)
         set_trainable(model, "G")  # the generators' graph is built once and used by every phase
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and tcfg.amp):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             fwd = forward_train(a, b)
         for phase in model.phases:
             set_trainable(model, phase)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and tcfg.amp):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 loss, logs = loss_fn(phase, fwd)
             opts[phase].zero_grad(set_to_none=True)
             loss.backward()
@@ -257,6 +357,8 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
             for k, v in logs.items():  # summed on the device: no host sync until we log
                 sums[k] = sums.get(k, 0) + v.detach().float()
         n_sums += 1
+        if ema:  # warm-up: early on the average follows the fast-changing weights closely
+            ema_update(ema, model.release_modules(), min(tcfg.ema, (1 + step) / (10 + step)))
         for s in scheds.values():
             s.step()
         step += 1

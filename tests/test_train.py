@@ -156,3 +156,92 @@ def test_bicyclegan_is_diverse_where_pix2pix_noise_collapses(tmp_path, shoes):
     bicycle = diversity_after_training(tmp_path, shoes, "bicyclegan", 150)
     assert pix < 0.7 * pix_early, (pix_early, pix)
     assert bicycle > 1.5 * pix, (bicycle, pix)
+
+
+def test_release_holds_the_moving_average_and_resume_keeps_it(tmp_path, shoes):
+    from i2i.checkpoint import load_release
+    mcfg = model_config("bicyclegan", size=64, **TINY)
+    straight = small_train(tmp_path, shoes, "straight", iters=6, ema=0.9)
+    run(mcfg, straight)
+    state = load_state(straight.out)
+    _, release = load_release(straight.out)
+    live_g = {k[2:]: v for k, v in state["model"].items() if k.startswith("G.")}
+    assert all(torch.equal(release["G"][k], state["ema"]["G"][k]) for k in release["G"])
+    assert any(not torch.equal(release["G"][k], live_g[k]) for k in release["G"])
+    part = small_train(tmp_path, shoes, "part", iters=6, ema=0.9)
+    interrupted(mcfg, part, at=3)
+    run(mcfg, part, resume=True)
+    resumed = load_state(part.out)
+    assert all(torch.equal(state["ema"]["G"][k], resumed["ema"]["G"][k]) for k in state["ema"]["G"])
+
+
+def test_mixed_sources_with_photos_alone(tmp_path, shoes):
+    mcfg = model_config("bicyclegan", size=64, input_nc=1, sketch_norm=True, **TINY)
+    photos = data_dir("shoe_photos")
+    tcfg = dataclasses.replace(small_train(tmp_path, shoes, iters=3, sketch_aug=True), sample_every=3,
+                               data=f"{shoes}@1,{photos}@3")
+    events = run(mcfg, tcfg)
+    assert "4 from" in events[0].message and "weight 3" in events[0].message
+    assert events[-1].kind == "done" and all(all(map(torch.isfinite, map(torch.tensor, e.logs.values())))
+                                             for e in events if e.kind == "log")
+    with pytest.raises(Exception, match="only an edge-map model"):
+        run(model_config("bicyclegan", size=64, **TINY), dataclasses.replace(tcfg, out=str(tmp_path / "rgb")))
+
+
+def test_mix_sampler_follows_the_weights():
+    from i2i.train import MixSampler
+    source = torch.tensor([0] * 10 + [1] * 1000)
+    s = MixSampler(source, [3.0, 1.0], seed=0)
+    idx = torch.cat([s.indices(step, 8) for step in range(500)])
+    share = float((source[idx] == 0).float().mean())
+    assert 0.72 < share < 0.78  # 3 : 1, whatever the sizes
+    assert torch.equal(s.indices(7, 8), MixSampler(source, [3.0, 1.0], seed=0).indices(7, 8))
+
+
+def test_continue_a_release_elsewhere(tmp_path, shoes):
+    from i2i.__main__ import main
+    from i2i.checkpoint import load_continuation
+    mcfg = model_config("bicyclegan", size=64, **TINY)
+    first = small_train(tmp_path, shoes, "first", iters=4)
+    run(mcfg, first)
+    release = tmp_path / "release"
+    assert main(["export", first.out, str(release), "--half", "--continuation"]) == 0
+    info, weights = load_continuation(release)
+    assert info["step"] == 4 and set(weights) == {"D", "D2"}
+    out = tmp_path / "second"
+    assert main(["train", "--init-from", str(release), "--out", str(out), "--iters", "6", "--log-every", "1",
+                 "--checkpoint-every", "100", "--sample-every", "0"]) == 0
+    state = load_state(out)
+    assert state["step"] == 6 and state["train_config"]["data"] == str(shoes)
+    assert main(["train", "--init-from", str(release), "--out", str(tmp_path / "x"), "--iters", "3"]) == 2
+    assert main(["train", "--init-from", str(release), "--out", str(tmp_path / "y"), "--ngf", "64"]) == 2
+    with pytest.raises(Exception, match="cannot be continued"):
+        load_continuation(tmp_path / "first")
+
+
+def test_device_training_script_runs_on_the_cpu(tmp_path):
+    """scripts/device_train.sh, prepared for a lent GPU, continues the shipped model: 2 steps here."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+    from conftest import ROOT
+    data = tmp_path / "packed"
+    for sub, n in (("edges2shoes/train", 4), ("edges2shoes/val", 2), ("human_sketch_shoes/train", 4)):
+        (data / sub).mkdir(parents=True)
+        for f in sorted(data_dir(*sub.split("/")).glob("*.jpg"))[:n]:
+            shutil.copy(f, data / sub / f.name)
+    (data / "shoe_photos" / "boot").mkdir(parents=True)
+    for f in sorted(data_dir("shoe_photos", "boot").glob("*.jpg"))[:4]:
+        shutil.copy(f, data / "shoe_photos" / "boot" / f.name)
+    step = json.loads((ROOT / "checkpoints/edges2shoes/continue.json").read_text())["step"]
+    env = {**os.environ, "DEVICE": "cpu", "DATA": str(data), "OUT": str(tmp_path / "out"), "BATCH": "2",
+           "LIMIT": "4", "ITERS": str(step + 2), "MINUTES": "5", "PYTHON": sys.executable}
+    done = subprocess.run(["bash", str(ROOT / "scripts/device_train.sh")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    release = tmp_path / "out" / "edges2shoes"
+    assert json.loads((release / "continue.json").read_text())["step"] == step + 2
+    assert {"model.safetensors", "config.json", "continue.safetensors", "device_log.jsonl"} <= {p.name for p in release.iterdir()}
