@@ -174,6 +174,12 @@ class Translator:
         with self._lock:
             return self.engine.forward(x, z)
 
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """G on prepared inputs, batched (for evaluation): x (B, input_nc, size, size) in [-1, 1] as
+        `prepare` gives, z (B, nz) or None -> (B, output_nc, size, size) in [-1, 1], float32 on the CPU."""
+        y = self._forward(x.to(self.device), None if z is None else z.to(self.device))
+        return y.float().cpu().clamp(-1, 1)
+
     def generate(self, image: ImageLike, z=None, seeds: Sequence[int] | None = None, n: int = 8,
                  fit: bool = False, clean: bool = False) -> list[Image.Image]:
         """One output per code: G(A, z_k). Codes from `z`, else `seeds`, else seeds 0..n-1.

@@ -9,6 +9,10 @@ All image distances are on [0, 1] pixel values.
              and real photos (Karras et al., 2018; x1e3, lower is better), and NDB/JSD: real
              training photos are clustered with k-means, and the bin proportions of generated
              images are compared with those of real held-out ones (Richardson & Weiss, 2018).
+- realism.py: measures a poor model fails, for the BicycleGAN family: C2ST (with its real-vs-real
+             and blurred controls), sharpness, colour spread (across shoes and within one
+             sketch's samples), best-of-n L1, and the latent measures (style from a photo, the
+             spread of E's codes, the effect of each latent dimension).
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import torch.nn.functional as F
 
 from .data import load_aligned
 from .edges import canny, dilate
+from .realism import c2st_suite, latent_measures, realism_measures
 
 # -- realism: sliced Wasserstein distance on Laplacian pyramid patches ------------------------
 
@@ -126,53 +131,71 @@ def pairwise_l1(outputs: torch.Tensor) -> float:
     return float(torch.stack(d).mean())
 
 
-def evaluate(checkpoint: str, data: str, *, n_z: int = 10, limit: int | None = None, seed: int = 0,
-             direction: str = "AtoB", reference: str | None = None) -> dict:
-    """All metrics of a BicycleGAN-family checkpoint on a folder of held-out A|B pairs."""
+def evaluate(checkpoint: str, data: str, *, n_z: int = 10, samples: int = 8, limit: int | None = None,
+             seed: int = 0, direction: str = "AtoB", reference: str | None = None) -> dict:
+    """All metrics of a checkpoint on a folder of held-out A|B pairs (CycleGAN: evaluate_unpaired).
+
+    Each sketch gets max(n_z, samples) random z (seeded; the same for every checkpoint): the
+    first n_z outputs give `diversity`, the first `samples` give the realism measures of
+    realism.py (sharpness, colour spread, best-of-n L1, the latent measures; 8 by default) and
+    C2ST, and the first output of each sketch gives fidelity, realism_swd and NDB/JSD.
+    C2ST runs only with a `reference` folder: generated images, real vs real and blurred real vs
+    real, against the reference photos (realism.c2st_suite); without one its keys are None.
+    The generator runs in fp32 (not the engine the host's timing would pick), so that the numbers
+    are the same from run to run.
+    """
     from .infer import Translator
 
-    t = Translator.load(checkpoint)
+    t = Translator.load(checkpoint, engine="fp32")
     if not Path(data).is_dir():
         raise ValueError(f"held-out data folder not found: {data}")
     if not t.uses_z:
         return evaluate_unpaired(t, data, limit=limit, seed=seed)
+    if n_z < 2 or samples < 1:
+        raise ValueError(f"evaluate needs n_z >= 2 (diversity compares pairs) and samples >= 1; got {n_z}, {samples}")
     pairs = load_aligned(data, load_size=t.size, direction=direction, input_nc=t.cfg.input_nc,
                          output_nc=t.cfg.output_nc, limit=limit)
     to01 = lambda x: x.float() / 255.0  # noqa: E731
     real = to01(pairs.b)
-    sketches = []
-    recon, diversity, fakes = [], [], []
+    inputs, sketches, diversity, outputs = [], [], [], []
+    k = max(n_z, samples)
     g = torch.Generator().manual_seed(seed)
     with torch.inference_mode():
         for i in range(len(pairs)):
             a = t.prepare(pairs.a[i].permute(1, 2, 0).squeeze(-1).numpy())
+            inputs.append(a[0])
             sketches.append((a[0] + 1) / 2)
-            z = torch.randn(n_z, t.nz, generator=g)
-            ys = t._forward(a.to(t.device).expand(n_z, -1, -1, -1), z.to(t.device)).float().cpu()
-            ys = (ys.clamp(-1, 1) + 1) / 2
-            fakes.append(ys[0])
-            diversity.append(pairwise_l1(ys))
-            if t.E is not None:
-                mu, _ = t.E(real[i:i + 1].to(t.device) * 2 - 1)
-                rec = (t._forward(a.to(t.device), mu).float().cpu().clamp(-1, 1) + 1) / 2
-                recon.append(float((rec[0] - real[i]).abs().mean()))
-    fake = torch.stack(fakes)
+            ys = (t.forward(a.expand(k, -1, -1, -1), torch.randn(k, t.nz, generator=g)) + 1) / 2
+            diversity.append(pairwise_l1(ys[:n_z]))
+            outputs.append(ys[:samples])
+    out = torch.stack(outputs)  # (N, samples, 3, S, S)
+    fake = out[:, 0]
     sk = torch.stack(sketches)
+    latent = latent_measures(t, torch.stack(inputs), real, out)
     result = {
         "checkpoint": str(checkpoint), "model": t.cfg.model, "size": t.size, "pairs": len(pairs), "n_z": n_z,
-        "recon_l1": float(np.mean(recon)) if recon else None,
+        "samples": samples,
+        "recon_l1": latent.pop("recon_l1", None),
         "diversity": float(np.mean(diversity)),
         "fidelity": edge_fscore(fake, sk),
+        **realism_measures(out, real, seed=seed),
+        **latent,
     }
+    c2st_keys = {"c2st_images_per_class": None, "c2st": None, "c2st_real_vs_real": None, "c2st_blurred": None}
     if reference:
+        # the whole reference set for C2ST; its first 4 x N photos, as before, for SWD and NDB
         train = load_aligned(reference, load_size=t.size, direction=direction, input_nc=t.cfg.input_nc,
-                             output_nc=t.cfg.output_nc, limit=len(pairs) * 4)
-        ref = to01(train.b)
+                             output_nc=t.cfg.output_nc)
+        ref_all = to01(train.b)
+        ref = ref_all[:len(pairs) * 4]
         result["realism_swd"] = sliced_wasserstein(fake, ref, seed=seed)
         result["ndb"], result["jsd"] = ndb_jsd(fake, real, ref, seed=seed)
         result["real_vs_real"] = {"realism_swd": sliced_wasserstein(real, ref, seed=seed),
                                   "fidelity": edge_fscore(real, sk),
                                   "ndb": ndb_jsd(real, real, ref, seed=seed)[0]}
+        sketch_of = torch.arange(len(out)).repeat_interleave(out.shape[1])  # the sketch of each sample
+        c2st_keys = c2st_suite(out.flatten(0, 1), ref_all, groups=sketch_of, seed=seed)
+    result.update(c2st_keys)
     return result
 
 
@@ -213,10 +236,13 @@ def evaluate_unpaired(t, data: str, *, limit: int | None = None, seed: int = 0) 
 
 
 def markdown_table(results: list[dict]) -> str:
-    """The ablation table: the real-vs-real floor, then one row per checkpoint.
+    """Two Markdown tables: the classic metrics (the real-vs-real floor, then one row per
+    checkpoint), and below them the realism measures that a poor model fails (realism.py).
 
     The floor depends on the image size (SWD compares Laplacian pyramids, with one more fine
     level at 256 px than at 128), so checkpoints of different sizes each get their size's floor.
+    The second table has a row per BicycleGAN-family checkpoint; its ratios are generated / real
+    (1 = as real photos) and its C2ST controls come from each checkpoint's own run.
     """
     def cell(v, fmt="{:.3f}"):
         return "-" if v is None else fmt.format(v)
@@ -231,4 +257,19 @@ def markdown_table(results: list[dict]) -> str:
         rows.append(f"| {r['model']} (`{r['checkpoint']}`) | {cell(r['recon_l1'])} | {cell(r['diversity'])} | "
                     f"{cell(r['fidelity'])} | {cell(r.get('realism_swd'), '{:.1f}')} | {r.get('ndb', '-')} | "
                     f"{cell(r.get('jsd'))} |")
+    latent = [r for r in results if "sharpness_ratio" in r]
+    if latent:
+        n = "/".join(sorted({str(r["samples"]) for r in latent}))
+        rows += ["", f"| (ratios: generated / real) | C2ST | C2ST real vs real | C2ST blurred | sharpness | colour spread L* | a*b* | "
+                     f"within-sketch a*b* | best-of-{n} L1 | style colour error: encoded / random | "
+                     f"E code std min | min dim effect |", "|---|" + "---|" * 11]
+        for r in latent:
+            enc, rand = r.get("style_colour_error_encoded"), r.get("style_colour_error_random")
+            style = "-" if enc is None else f"{cell(r['style_colour_error_ratio'], '{:.2f}')} ({enc:.1f} / {rand:.1f})"
+            rows.append(
+                f"| {r['model']} (`{r['checkpoint']}`) | {cell(r.get('c2st'))} | {cell(r.get('c2st_real_vs_real'))} | "
+                f"{cell(r.get('c2st_blurred'))} | {cell(r['sharpness_ratio'], '{:.2f}')} | "
+                f"{cell(r['colour_spread_L_ratio'], '{:.2f}')} | {cell(r['colour_spread_ab_ratio'], '{:.2f}')} | "
+                f"{cell(r['within_sketch_ab_ratio'], '{:.2f}')} | {cell(r['best_of_n_l1_ratio'], '{:.2f}')} | "
+                f"{style} | {cell(r.get('code_std_min'))} | {cell(r['dim_effect_min'])} |")
     return "\n".join(rows)
