@@ -131,11 +131,16 @@ def load_release(path_or_repo: str | os.PathLike, revision: str | None = None
         flat = load_file(str(weights_file))
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{weights_file} is truncated or not a safetensors file ({e})") from None
+    return cfg, by_network(flat)
+
+
+def by_network(flat: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    """{"G.x.weight": t, ...} -> {"G": {"x.weight": t}, ...}: the stored keys grouped by network."""
     groups: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in flat.items():
         net, _, param = key.partition(".")
         groups.setdefault(net, {})[param] = value
-    return cfg, groups
+    return groups
 
 
 def save_continuation(folder: str | Path, modules: dict[str, nn.Module], info: dict[str, Any]) -> None:
@@ -160,11 +165,7 @@ def load_continuation(folder: str | Path) -> tuple[dict[str, Any], dict[str, dic
         flat = load_file(str(weights_file))
     except (json.JSONDecodeError, UnicodeDecodeError, SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{folder}: the continuation files are corrupt ({e})") from None
-    groups: dict[str, dict[str, torch.Tensor]] = {}
-    for key, value in flat.items():
-        net, _, param = key.partition(".")
-        groups.setdefault(net, {})[param] = value
-    return info, groups
+    return info, by_network(flat)
 
 
 def load_into(modules: dict[str, nn.Module], weights: dict[str, dict[str, torch.Tensor]], where: str) -> None:
