@@ -213,6 +213,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .checkpoint import load_into, load_release, load_state, save_continuation, save_release
     from .config import model_config_from_dict
     from .models import build_inference_modules, build_model
+    from .train import continuation_modules
 
     dtype = torch.float16 if args.half else None
     if not (args.continuation or args.live):
@@ -231,8 +232,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 m.load_state_dict(state["ema"][k])
         save_release(args.out, cfg, modules, dtype=dtype)
         if args.continuation:
-            others = {k: m for k, m in model.named_children() if k not in modules}
-            save_continuation(args.out, others, {
+            save_continuation(args.out, continuation_modules(model), {
                 "step": state["step"], "images_seen": state["step"] * state["train_config"]["batch_size"],
                 "model": state["model_config"], "train": state["train_config"]})
     size = sum(p.stat().st_size for p in Path(args.out).iterdir() if p.is_file())

@@ -46,8 +46,9 @@ def split_folder(root: str | Path, split: str) -> Path:
     return root / split if (root / split).is_dir() else root
 
 
-def _read_all(files: list[Path], read, folder: Path) -> tuple[list, list[str]]:
-    """read(path) for every file, four at a time; unreadable images are skipped and named.
+def _read_all(files: list[Path], read, folder: Path) -> tuple[list, list[Path], list[str]]:
+    """read(path) for every file, four at a time: (what was read, the files it came from, "file:
+    reason" for each unreadable one, which is skipped).
 
     A folder in which no image can be read is an error (the message names the first failure).
     """
@@ -59,10 +60,11 @@ def _read_all(files: list[Path], read, folder: Path) -> tuple[list, list[str]]:
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(safe, files))
     items = [r for r, _ in results if r is not None]
+    kept = [f for f, (r, _) in zip(files, results) if r is not None]
     skipped = [err for _, err in results if err is not None]
     if not items:
         raise DataError(f"no readable image in {folder} (skipped {len(skipped)}: {skipped[0]})")
-    return items, skipped
+    return items, kept, skipped
 
 
 class _Unreadable(Exception):
@@ -136,10 +138,9 @@ def load_aligned(folder: str | Path, *, load_size: int, direction: str = "AtoB",
         return (_as_uint8(a.convert(_mode(input_nc)).resize(size, Image.BICUBIC)),
                 _as_uint8(b.convert(_mode(output_nc)).resize(size, Image.BICUBIC)))
 
-    pairs, skipped = _read_all(files, one, Path(folder))
-    kept = [str(f) for f in files if not any(err.startswith(f.name + ":") for err in skipped)]
-    return PairedImages(torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]), kept,
-                        skipped=skipped)
+    pairs, kept, skipped = _read_all(files, one, Path(folder))
+    return PairedImages(torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]),
+                        [str(f) for f in kept], skipped=skipped)
 
 
 def load_photos(folder: str | Path, *, load_size: int, input_nc: int = 1, output_nc: int = 3,
@@ -157,7 +158,7 @@ def load_photos(folder: str | Path, *, load_size: int, input_nc: int = 1, output
     def one(path: Path) -> torch.Tensor:
         return _as_uint8(_load_or_skip(path, _mode(output_nc)).resize(size, Image.BICUBIC))
 
-    photos, skipped = _read_all(files, one, folder)
+    photos, _, skipped = _read_all(files, one, folder)
     b = torch.stack(photos)
     return PairedImages(torch.zeros(len(b), input_nc, load_size, load_size, dtype=torch.uint8), b, [str(folder)],
                         has_a=torch.zeros(len(b), dtype=torch.bool), skipped=skipped)
@@ -178,7 +179,8 @@ def load_unaligned(root: str | Path, *, split: str = "train", load_size: int, in
     def read(folder: Path, channels: int) -> tuple[list[torch.Tensor], list[str]]:
         def one(p: Path) -> torch.Tensor:
             return _as_uint8(_load_or_skip(p, _mode(channels)).resize((load_size, load_size), Image.BICUBIC))
-        return _read_all(list_images(folder)[:limit], one, folder)
+        images, _, skipped = _read_all(list_images(folder)[:limit], one, folder)
+        return images, skipped
 
     (a, skip_a), (b, skip_b) = read(root / f"{split}A", input_nc), read(root / f"{split}B", output_nc)
     n = max(len(a), len(b))
@@ -249,6 +251,7 @@ def concat(parts: list[PairedImages]) -> PairedImages:
                         [f for p in parts for f in p.files], has_a=torch.cat([p.has_a for p in parts]),
                         source=torch.cat([torch.full((len(p),), i, dtype=torch.long) for i, p in enumerate(parts)]),
                         skipped=[s for p in parts for s in p.skipped])
+
 
 def make_batch(data: PairedImages, a_idx: torch.Tensor, b_idx: torch.Tensor, *, size: int,
                generator: torch.Generator | None, flip: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

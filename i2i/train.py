@@ -25,7 +25,7 @@ from .checkpoint import (CheckpointError, atomic_write, load_continuation, load_
                          save_release, save_state)
 from .config import ModelConfig, from_dict, model_config_from_dict, to_dict
 from .data import (DataError, PairedImages, concat, is_photo_folder, is_unaligned, load_aligned, load_photos,
-                   load_unaligned, make_batch, parse_sources, split_folder)
+                   Source, load_unaligned, make_batch, parse_sources, split_folder)
 from .edges import augment_sketch, edges_of_photos, normalize_sketch, stroke_width_for
 from .images import grid, to_pil
 from .models import build_model
@@ -91,13 +91,13 @@ def step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step) % (2**63)
 
 
-def load_data(mcfg: ModelConfig, tcfg: TrainConfig, split: str, train: bool) -> PairedImages:
+def load_data(mcfg: ModelConfig, tcfg: TrainConfig, sources: list[Source], split: str, train: bool) -> PairedImages:
     """Training images (stored at load_size, for random crops) or held-out ones (at size).
 
     Held-out images come from the first source of a mix (the one sample grids show).
     """
     load_size = (tcfg.load_size or mcfg.size * 9 // 8) if train else mcfg.size
-    sources = parse_sources(tcfg.data) if train else parse_sources(tcfg.data)[:1]
+    sources = sources if train else sources[:1]
     limit = tcfg.limit if train else None
     parts = []
     for src in sources:
@@ -131,6 +131,12 @@ def prepare_input(a: torch.Tensor, mcfg: ModelConfig, generator: torch.Generator
     if generator is not None:
         gray = augment_sketch(gray, generator)
     return normalize_sketch(gray, width=stroke_width_for(mcfg.size)) * 2 - 1
+
+
+def continuation_modules(model: nn.Module) -> dict[str, nn.Module]:
+    """The networks a release leaves out (the discriminators): what a continuation stores."""
+    release = model.release_modules()
+    return {k: m for k, m in model.named_children() if k not in release}
 
 
 def use_amp(device: torch.device, asked: bool) -> bool:
@@ -232,13 +238,13 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
         torch.set_flush_denormal(True)
 
     unaligned = is_unaligned(sources[0].path)
-    data = load_data(mcfg, tcfg, "train", train=True).to(device)
+    data = load_data(mcfg, tcfg, sources, "train", train=True).to(device)
     for skipped in data.skipped:
         log.warning("skipped an unreadable image: %s", skipped)
     try:
-        val = load_data(mcfg, tcfg, "val" if not unaligned else "test", train=False)
+        val = load_data(mcfg, tcfg, sources, "val" if not unaligned else "test", train=False)
     except ValueError:
-        val = load_data(mcfg, tcfg, "train", train=False)  # no held-out split: sample from training data
+        val = load_data(mcfg, tcfg, sources, "train", train=False)  # no held-out split: sample from training data
     n_show = min(tcfg.n_samples, len(val))
     val_a, val_b = make_batch(val, torch.arange(n_show), torch.arange(n_show), size=mcfg.size, generator=None)
     val_a = prepare_input(val_a, mcfg, None).to(device)
@@ -277,8 +283,7 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
         # shipped), the discriminators from continue.safetensors; Adam's moments start afresh.
         _, release = load_release(tcfg.init_from)
         load_into(model.release_modules(), release, str(tcfg.init_from))
-        others = {k: m for k, m in model.named_children() if k not in model.release_modules()}
-        load_into(others, cont_weights, str(tcfg.init_from))
+        load_into(continuation_modules(model), cont_weights, str(tcfg.init_from))
         for k, m in ema.items():
             m.load_state_dict(model.release_modules()[k].state_dict())
         step = cont_info["step"]
