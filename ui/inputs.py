@@ -1,0 +1,70 @@
+"""Reading what a user or an API caller sent: upload fields, the canvas, z as text or a list."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from i2i.images import open_image
+
+
+def file_input(label: str | None = None, file_types: tuple[str, ...] | None = ("image",), **kwargs) -> gr.File:
+    """An upload field whose file reaches the handlers as bytes (open_image reads them).
+
+    Not type="filepath": for that, Gradio 6.31 creates an empty temporary file in its cache for
+    each event that reads the field, and never deletes or closes it (File._process_single_file):
+    one file and one open handle leaked per API call.
+    """
+    return gr.File(label=label, file_types=list(file_types) if file_types else None, type="binary", **kwargs)
+
+
+def canvas_array(value) -> np.ndarray | None:
+    """A Sketchpad value (or a plain image) as a greyscale array; None when there is no image.
+
+    A value without a composite (an image set on the canvas, never drawn on) gives its
+    background. Also what the latent events read: a copy of the drawing kept on the server (a
+    gr.State updated after each stroke and on Generate), so that a slider step sends a few
+    numbers, not the canvas's layers (see ui/page.py for what reading the canvas costs in the browser).
+    """
+    if isinstance(value, dict):
+        value = value.get("composite") if value.get("composite") is not None else value.get("background")
+    return None if value is None else np.asarray(open_image(value, "L"))
+
+
+def sketch_image(value) -> np.ndarray:
+    """The drawing from a Sketchpad value (or a plain image), refusing an empty canvas."""
+    arr = canvas_array(value)
+    if arr is None or (arr < 200).sum() < 20:
+        raise gr.Error("The canvas is empty: draw an outline (or upload an edge map / a photo) first.")
+    return arr
+
+
+def parse_z(z, nz: int) -> list[float]:
+    if isinstance(z, str):
+        try:
+            z = [float(v) for v in z.replace("[", "").replace("]", "").split(",") if v.strip()]
+        except ValueError:
+            raise gr.Error("z must be a comma-separated list of numbers") from None
+    if not isinstance(z, (list, tuple)) or not all(isinstance(v, (int, float)) for v in z):
+        raise gr.Error(f"z must be a list of {nz} numbers")
+    return [float(v) for v in z]
+
+
+def z_text(z) -> str:
+    return ", ".join(f"{float(v):.3f}" for v in z)
+
+
+def api_file(value, what: str) -> bytes:
+    """An uploaded file of an API call, as bytes.
+
+    The API events skip Gradio's preprocessing (preprocess=False in app.py): it runs each input's
+    preprocess in a worker thread, three thread hops that took 7 ms of a 45 ms slider step on
+    the server. So a file arrives as Gradio's FileData dict, its path already checked by Gradio
+    to lie in its upload folder, and numbers and text arrive as sent.
+    """
+    if value is None:
+        raise gr.Error(f"give {what}")
+    if not isinstance(value, dict) or not isinstance(value.get("path"), str):
+        raise gr.Error(f"give {what} as an uploaded file (gradio_client: handle_file(path))")
+    return Path(value["path"]).read_bytes()

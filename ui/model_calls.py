@@ -1,0 +1,31 @@
+"""The only code that runs the networks for the page: under ZeroGPU these run on a GPU worker."""
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from i2i.infer import Translator
+
+try:  # Hugging Face ZeroGPU: runs the decorated function on a GPU worker; a no-op elsewhere
+    import spaces
+    gpu = spaces.GPU
+except ImportError:
+    def gpu(fn):
+        return fn
+
+
+@gpu
+def run_generate(t: Translator, image, seeds: list[int] | None = None, z=None, fit: bool = True) -> list[Image.Image]:
+    """fit: treat the input as a person's drawing: centre and scale it, and keep the paper white
+    around it (Translator.generate's fit and clean)."""
+    return t.generate(image, z=z, seeds=seeds, fit=fit, clean=fit)
+
+
+@gpu
+def run_translate(t: Translator, image, reverse: bool = False) -> Image.Image:
+    return t.translate(image, reverse=reverse)
+
+
+@gpu
+def run_encode(t: Translator, photo) -> np.ndarray:
+    return t.encode(photo)

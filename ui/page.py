@@ -1,0 +1,29 @@
+"""The page's own JavaScript and CSS (page.js, page.css beside this file) and the browser-only
+snippets that app.py's events run (`js=`).
+
+Gradio 6's page, on every status message of any event, asks each component that was an input
+or output of an earlier server event (and each component inside such a panel) for its value
+again; for the Sketchpad that means exporting and uploading all its layers, which it then did
+several times a second (slider steps took 1-3 s in Chromium). So no server event takes the
+canvas, or a panel holding it, as an input or output: the server reads and writes hidden
+stand-ins (`panels`, `canvas_copy`), and browser-only steps (`js=`), which have no status
+messages, copy values between them and the page. Nor does the canvas have a change listener:
+with one, it sends its layers to the server after every change and its next value is only an
+id for them, which is empty when the change was an image set by the app (a race in Gradio
+6.31: Generate then saw an empty canvas); page.js syncs the drawing after each stroke instead.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PAGE_JS = (HERE / "page.js").read_text()
+CSS = (HERE / "page.css").read_text()
+# model_changed's "latent" / "plain" / "none" as the visibility of the draw, translate, latent and
+# extras panels, set in the browser (the panels hold the canvas)
+SHOW_PANELS = """
+(panels) => [panels !== 'plain', panels === 'plain', panels === 'latent', panels === 'latent']
+  .map((visible) => ({__type__: 'update', visible}))
+"""
+# a value copied between the canvas and its server-side stand-in, in the browser
+COPY = "(value) => value"

@@ -1,0 +1,80 @@
+"""The Train tab's handlers: start, resume and stop a background run, and poll its progress."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from i2i.config import model_config
+from i2i.studio import confine, format_eta, training_enabled
+from i2i.train import TrainConfig
+from ui.errors import user_errors
+from ui.state import DATA_ROOTS, RUNS, job
+
+
+def dataset_choices() -> list[str]:
+    found = []
+    for root in DATA_ROOTS:
+        if root.is_dir():
+            found += [str(p) for p in sorted(root.iterdir()) if p.is_dir()]
+    return found
+
+
+@user_errors
+def start_training(data, model, size, batch, iters, name, resume):
+    if not training_enabled():
+        raise gr.Error("training is turned off on this deployment (set I2I_TRAINING=1 to enable it)")
+    if job.running():
+        raise gr.Error("a training run is already going: stop it first")
+    name = (name or "").strip() or "run"
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise gr.Error("run name: letters, digits, - and _ only")
+    out = RUNS / name
+    iters = int(iters)
+    # the tab streams ~20 grids and keeps ~10 checkpoints per run, whatever its length
+    cadence = dict(sample_every=max(5, iters // 20), checkpoint_every=max(10, iters // 10),
+                   log_every=max(1, iters // 100))
+    if resume:
+        if not (out / "train_state.pt").is_file():
+            raise gr.Error(f"nothing to resume in runs/{name}")
+        job.start(None, TrainConfig(data="", out=str(out), iters=iters, **cadence), resume=True)
+        return f"resuming runs/{name}", gr.Timer(active=True)
+    folder = confine(data, DATA_ROOTS)
+    paired = model != "cyclegan"
+    extra = dict(input_nc=1, sketch_norm=True) if paired and "edges2" in folder.name else {}
+    mcfg = model_config(model, size=int(size), ngf=32, ndf=32, **({"nef": 32} if paired else {}), **extra)
+    tcfg = TrainConfig(data=str(folder), out=str(out), iters=iters, batch_size=int(batch),
+                       direction="BtoA" if folder.name == "facades" else "AtoB", sketch_aug=bool(extra), **cadence)
+    job.start(mcfg, tcfg)
+    return f"started {model} on {folder.name} -> runs/{name}", gr.Timer(active=True)
+
+
+def stop_training():
+    job.stop()
+    return "stopping after the current step (a checkpoint is written)"
+
+
+def poll_training():
+    """The run's state for the Train tab; the last poll after a run ends also stops the timer."""
+    going = job.running()  # before reading the state: once the thread has ended, its state is final
+    s = job.state()
+    parts = [s.status]
+    if s.total:
+        parts.append(f"step {s.step}/{s.total}")
+    if s.images_per_sec:
+        parts.append(f"{s.images_per_sec:.1f} img/s")
+    if s.eta:
+        parts.append(f"{format_eta(s.eta)} left")
+    if s.error:
+        parts.append(s.error)
+    if s.status in ("finished", "stopped") and s.out:
+        parts.append(f"checkpoint: runs/{Path(s.out).name} (now in the Draw tab's model list)")
+    losses = None
+    if s.losses:
+        import pandas as pd
+        rows = [{"step": r["step"], "loss": k, "value": v} for r in s.losses for k, v in r.items()
+                if k not in ("step", "lr")]
+        losses = pd.DataFrame(rows)
+    progress = s.step / s.total if s.total else 0.0
+    return " | ".join(parts), gr.update(value=progress * 100), s.sample_path, losses, s.samples_seen, \
+        gr.Timer(active=going)
