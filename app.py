@@ -17,6 +17,7 @@ import random
 
 import gradio as gr
 
+from i2i.models import model_names
 from i2i.studio import training_enabled
 from ui.api import api_edges, api_encode, api_generate, api_generate_latent, api_translate
 from ui.draw_tab import (edges_to_canvas, example_to_canvas, generate_grid, interpolate_strip, model_changed,
@@ -25,7 +26,7 @@ from ui.draw_tab import (edges_to_canvas, example_to_canvas, generate_grid, inte
 from ui.inputs import canvas_array, file_input
 from ui.page import COPY, CSS, PAGE_JS, SHOW_PANELS
 from ui.state import DEFAULT_MODEL, EXAMPLES_DIR, MAX_SLIDERS, MODEL_QUEUE, job, store
-from ui.train_tab import dataset_choices, poll_training, start_training, stop_training
+from ui.train_tab import dataset_choices, poll_training, propose, start_training, stop_training
 
 
 def build_demo() -> gr.Blocks:
@@ -114,9 +115,9 @@ def build_demo() -> gr.Blocks:
             with gr.Row():
                 data = gr.Dropdown(dataset_choices(), label="Dataset folder", allow_custom_value=True,
                                    elem_id="train_data")
-                tmodel = gr.Dropdown(["bicyclegan", "cvaegan", "clrgan", "pix2pix", "cyclegan"], value="bicyclegan",
-                                     label="Model")
+                tmodel = gr.Dropdown(model_names(), value="bicyclegan", label="Model")
                 size = gr.Dropdown([64, 128, 256], value=64, label="Size", elem_id="train_size")
+            proposal = gr.Markdown(elem_id="train_proposal")
             with gr.Row():
                 batch = gr.Slider(2, 16, value=4, step=2, label="Batch")
                 iters = gr.Number(200, label="Iterations", precision=0, elem_id="train_iters")
@@ -168,6 +169,7 @@ def build_demo() -> gr.Blocks:
         resume.click(functools.partial(start_training, resume=True), [data, tmodel, size, batch, iters, run_name],
                      [status, timer], api_visibility="private")
         stop.click(stop_training, None, status, api_visibility="private")
+        data.change(propose, data, [size, proposal], api_visibility="private")
         demo.load(lambda: gr.Timer(active=job.running()), None, timer, api_visibility="private")
         timer.tick(poll_training, None, [status, progress, sample, curve, samples_seen, timer], show_progress="hidden",
                    api_visibility="private")

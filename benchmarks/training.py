@@ -21,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from i2i.config import model_config  # noqa: E402
+from i2i.models import model_config  # noqa: E402
 from i2i.train import TrainConfig, train  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"

@@ -4,7 +4,7 @@
     t = Translator.load("checkpoints/edges2shoes")
     shoes = t.generate("sketch.png", seeds=range(8))   # 8 PIL images, one per seed
 """
-from .config import BicycleGANConfig, CycleGANConfig, model_config
+from .models import BicycleGANConfig, CycleGANConfig, model_config
 from .edges import photo_to_edges
 from .infer import Translator, interpolate
 from .train import TrainConfig, train

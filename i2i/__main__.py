@@ -11,10 +11,9 @@ import threading
 import typing
 from pathlib import Path
 
-from .config import BicycleGANConfig, ConfigError, CycleGANConfig, model_config
+from .config import ConfigError
 from .engine import ENGINES
-
-MODEL_NAMES = ("bicyclegan", "cvaegan", "clrgan", "pix2pix", "cyclegan")
+from .models import FAMILIES, family, model_config, model_config_from_dict, model_names
 
 
 def _flag(name: str) -> str:
@@ -45,23 +44,18 @@ def _add_dataclass_flags(p: argparse.ArgumentParser, cls: type, skip: set[str], 
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .config import model_config_from_dict
-    from .train import RESUME_OVERRIDES, TrainConfig, train
+    from .train import TrainConfig, resume_configs, train
 
     given = vars(args)
-    model_fields = {f.name for f in dataclasses.fields(CycleGANConfig if args.model == "cyclegan" else BicycleGANConfig)}
+    model_fields = {f.name for f in dataclasses.fields(family(args.model).Config)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    other_fields = ({f.name for f in dataclasses.fields(BicycleGANConfig)} |
-                    {f.name for f in dataclasses.fields(CycleGANConfig)}) - model_fields - train_fields
-    wrong = sorted(k for k in given if k in other_fields)
+    all_model_fields = {f.name for cls in FAMILIES.values() for f in dataclasses.fields(cls.Config)}
+    wrong = sorted(k for k in given if k in all_model_fields - model_fields - train_fields)
     if wrong:
         raise ConfigError(f"{', '.join(_flag(k) for k in wrong)} do not apply to {args.model}")
-    if args.resume:  # the run's saved settings, with the overrides train() accepts on resume
-        saved = json.loads((Path(args.out) / "run.json").read_text()) if (Path(args.out) / "run.json").is_file() else None
-        if saved is None:
-            raise ConfigError(f"nothing to resume in {args.out} (no run.json)")
-        tcfg = TrainConfig(**{**saved["train"], **{k: v for k, v in given.items() if k in RESUME_OVERRIDES}})
-        mcfg = model_config_from_dict(saved["model"])
+    if args.resume:  # the run's saved settings, with the flags given here where a resume may change them
+        mcfg, tcfg = resume_configs(args.out, {k: v for k, v in given.items() if v is not None and k != "model"
+                                               and k in train_fields | all_model_fields})
     elif given.get("init_from"):  # the continued run's model and settings, with the training flags given here
         from .checkpoint import load_continuation
         info, _ = load_continuation(given["init_from"])
@@ -75,8 +69,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if args.data is None:
             raise ConfigError("--data is required (unless --resume or --init-from)")
-        mcfg = model_config(args.model, **{k: v for k, v in given.items() if k in model_fields and k != "model"})
-        tcfg = TrainConfig(**{k: v for k, v in given.items() if k in train_fields})
+        proposed_model, proposed_train = {}, {}
+        if args.recipe == "data":  # what the images say, for the settings not given here
+            from .device import pick_device
+            from .recipe import propose_recipe
+            recipe = propose_recipe(args.data, cuda=pick_device(given.get("device", "auto")).type == "cuda")
+            proposed_model, proposed_train = recipe.model_fields(args.model), recipe.train_fields()
+            if given.get("input_nc", recipe.input_nc) != recipe.input_nc:  # sketch handling is for line drawings
+                proposed_model.pop("sketch_norm", None)
+                proposed_train.pop("sketch_aug", None)
+            print(f"recipe from the data: {recipe.summary()} (flags given here win)", file=sys.stderr)
+        mcfg = model_config(args.model, **{**proposed_model, **{k: v for k, v in given.items()
+                                                                 if k in model_fields and k != "model"}})
+        tcfg = TrainConfig(**{**proposed_train, **{k: v for k, v in given.items() if k in train_fields}})
     # Ctrl-C or SIGTERM: finish the step, write a checkpoint, exit; a second Ctrl-C aborts at once
     stop = threading.Event()
 
@@ -211,7 +216,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     import torch
 
     from .checkpoint import load_into, load_release, load_state, save_continuation, save_release
-    from .config import model_config_from_dict
     from .models import build_inference_modules, build_model
     from .train import continuation_modules
 
@@ -249,17 +253,20 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model on paired (A|B) or unpaired (trainA/trainB) data",
                        description="Train a model; writes checkpoints, sample grids and log.jsonl to --out. "
                                    "Model flags (e.g. --ngf, --lambda-l1) and training flags map onto the "
-                                   "BicycleGANConfig/CycleGANConfig and TrainConfig dataclasses.",
+                                   "config dataclass of the model's family and TrainConfig.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("--model", choices=MODEL_NAMES, default="bicyclegan", help="objective to train")
+    t.add_argument("--model", choices=model_names(), default="bicyclegan", help="objective to train")
     t.add_argument("--data", help="aligned: folder of A|B images or with train/ and val/; "
                                   "unaligned: folder with trainA/ and trainB/; a folder of photos alone (edge maps "
                                   "drawn on the fly); or a mix with a weight each: PATH@W,PATH@W")
     t.add_argument("--out", required=True, help="run folder (checkpoints, samples, log)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--recipe", choices=("data", "defaults"), default="data",
+                   help="settings not given as flags: proposed from the data's images (channels, sketch handling, "
+                        "direction, size, widths; see i2i/recipe.py), or the config dataclasses' defaults")
     _add_dataclass_flags(t, __import__("i2i.train", fromlist=["TrainConfig"]).TrainConfig, {"data", "out"}, "training")
-    _add_dataclass_flags(t, BicycleGANConfig, {"model"}, "BicycleGAN family")
-    _add_dataclass_flags(t, CycleGANConfig, {"model"}, "CycleGAN")
+    for name, cls in FAMILIES.items():
+        _add_dataclass_flags(t, cls.Config, {"model"}, f"{name} family ({', '.join(cls.variants)})")
     t.set_defaults(func=cmd_train)
 
     g = sub.add_parser("generate", help="translate one input image with n random latent codes",

@@ -28,7 +28,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .config import ConfigError, ModelConfig, model_config_from_dict, to_dict
+from .config import ConfigError, to_dict
+from .models import ModelConfig, model_config_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -189,13 +190,18 @@ def save_state(folder: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def load_state(folder: str | Path) -> dict[str, Any]:
-    """The training state, read with the restricted (weights-only) unpickler."""
+def load_state(folder: str | Path, mmap: bool = False) -> dict[str, Any]:
+    """The training state, read with the restricted (weights-only) unpickler.
+
+    mmap: map the file instead of reading it; tensors are read only when touched (for a caller
+    that wants the configs and step alone).
+    """
     path = Path(folder) / STATE_FILE
     if not path.is_file():
-        raise CheckpointError(f"nothing to resume: {path} does not exist")
+        raise CheckpointError(f"nothing to resume in {path.parent}: it has no {STATE_FILE} (a run writes one "
+                              "at its first checkpoint)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as e:  # torch raises several types for truncated or hostile files
         raise CheckpointError(f"{path} is corrupt or not an i2i training state ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(state, dict) or state.get("version") != STATE_VERSION:

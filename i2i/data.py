@@ -15,11 +15,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
-from .images import ImageError, open_image, uint8_to_float
+from .images import ImageError, open_image, to_uint8, uint8_to_float
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
@@ -78,12 +77,6 @@ def _load_or_skip(path: Path, mode: str) -> Image.Image:
         raise _Unreadable(str(e)) from None
 
 
-def _as_uint8(img: Image.Image) -> torch.Tensor:
-    a = np.asarray(img, dtype=np.uint8)
-    t = torch.from_numpy(a.copy())
-    return t[None] if t.ndim == 2 else t.permute(2, 0, 1)
-
-
 def _mode(channels: int) -> str:
     return "L" if channels == 1 else "RGB"
 
@@ -135,8 +128,8 @@ def load_aligned(folder: str | Path, *, load_size: int, direction: str = "AtoB",
         left, right = img.crop((0, 0, w // 2, h)), img.crop((w // 2, 0, w, h))
         a, b = (left, right) if direction == "AtoB" else (right, left)
         size = (load_size, load_size)
-        return (_as_uint8(a.convert(_mode(input_nc)).resize(size, Image.BICUBIC)),
-                _as_uint8(b.convert(_mode(output_nc)).resize(size, Image.BICUBIC)))
+        return (to_uint8(a.convert(_mode(input_nc)).resize(size, Image.BICUBIC)),
+                to_uint8(b.convert(_mode(output_nc)).resize(size, Image.BICUBIC)))
 
     pairs, kept, skipped = _read_all(files, one, Path(folder))
     return PairedImages(torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]),
@@ -156,7 +149,7 @@ def load_photos(folder: str | Path, *, load_size: int, input_nc: int = 1, output
     size = (load_size, load_size)
 
     def one(path: Path) -> torch.Tensor:
-        return _as_uint8(_load_or_skip(path, _mode(output_nc)).resize(size, Image.BICUBIC))
+        return to_uint8(_load_or_skip(path, _mode(output_nc)).resize(size, Image.BICUBIC))
 
     photos, _, skipped = _read_all(files, one, folder)
     b = torch.stack(photos)
@@ -178,7 +171,7 @@ def load_unaligned(root: str | Path, *, split: str = "train", load_size: int, in
 
     def read(folder: Path, channels: int) -> tuple[list[torch.Tensor], list[str]]:
         def one(p: Path) -> torch.Tensor:
-            return _as_uint8(_load_or_skip(p, _mode(channels)).resize((load_size, load_size), Image.BICUBIC))
+            return to_uint8(_load_or_skip(p, _mode(channels)).resize((load_size, load_size), Image.BICUBIC))
         images, _, skipped = _read_all(list_images(folder)[:limit], one, folder)
         return images, skipped
 
@@ -196,7 +189,7 @@ def is_unaligned(root: str | Path) -> bool:
 def is_photo_folder(root: str | Path) -> bool:
     """A folder of photos alone (e.g. shoe_photos/boot, /sandal, /shoe): no A|B pairs in it."""
     root = Path(root)
-    if is_unaligned(root) or (root / "train").is_dir():
+    if is_unaligned(root) or (root / "train").is_dir() or (root / "val").is_dir():
         return False
     direct = [p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES] if root.is_dir() else []
     if not direct:

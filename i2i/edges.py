@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .images import open_image
+from .images import open_image, to_unit
 
 
 def _shift_neighbours(x: torch.Tensor) -> list[torch.Tensor]:
@@ -197,7 +197,7 @@ def edges_of_photos(photos: torch.Tensor) -> torch.Tensor:
     How the training loop makes a sketch for a photo that has none (a photo-only data source);
     `photo_to_edges` draws the same edges for one image.
     """
-    x = (photos.float() + 1) / 2
+    x = to_unit(photos.float())
     if x.shape[1] == 3:
         x = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
     edges = canny(x, sigma=edge_sigma(min(x.shape[-2:])))

@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .models import ModelConfig
 
 ENGINES = ("fp32", "bf16", "onnx")
 Forward = Callable[[torch.Tensor, "torch.Tensor | None"], torch.Tensor]

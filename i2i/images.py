@@ -94,15 +94,28 @@ def _convert(img: Image.Image, mode: str) -> Image.Image:
 
 def to_tensor(img: Image.Image, channels: int) -> torch.Tensor:
     """PIL image -> float tensor (channels, H, W) in [-1, 1]."""
-    a = np.asarray(img.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
-    t = torch.from_numpy(a.copy())
-    t = t[None] if t.ndim == 2 else t.permute(2, 0, 1)
-    return uint8_to_float(t)
+    return uint8_to_float(to_uint8(img.convert("L" if channels == 1 else "RGB")))
+
+
+def to_uint8(img: Image.Image) -> torch.Tensor:
+    """PIL image (L or RGB) -> uint8 tensor (C, H, W), as the datasets keep images in memory."""
+    t = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy())
+    return t[None] if t.ndim == 2 else t.permute(2, 0, 1)
 
 
 def uint8_to_float(t: torch.Tensor) -> torch.Tensor:
     """uint8 in [0, 255] -> float in [-1, 1] (the range every network here uses)."""
     return t.float().div(127.5).sub(1.0)
+
+
+def to_unit(t: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> [0, 1]: the range of the edge and sketch operations and of the measures."""
+    return (t + 1) / 2
+
+
+def from_unit(t: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> [-1, 1]."""
+    return t * 2 - 1
 
 
 def to_pil(t: torch.Tensor) -> Image.Image:

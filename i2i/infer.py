@@ -18,12 +18,11 @@ import torch
 from PIL import Image
 
 from .checkpoint import load_into, load_release
-from .config import ModelConfig
+from .device import pick_device
 from .edges import darkness, normalize_sketch, outline_mask, stroke_width_for
 from .engine import autocast, choose_engine
-from .images import ImageLike, open_image, to_pil, to_tensor
-from .models import build_inference_modules
-from .train import pick_device
+from .images import ImageLike, from_unit, open_image, to_pil, to_tensor, to_unit
+from .models import ModelConfig, build_inference_modules
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +110,10 @@ class Translator:
     def size(self) -> int:
         return self.cfg.size
 
+    @property
+    def has_encoder(self) -> bool:
+        return self.E is not None
+
     def _autocast(self):
         """For the networks that always run eager (E, CycleGAN's G and F): bf16 where the engine is."""
         return autocast(self.device, self.engine.name)
@@ -136,10 +139,10 @@ class Translator:
             img = img.resize((self.size, self.size), Image.BILINEAR if self.cfg.sketch_norm else Image.BICUBIC)
             x = to_tensor(img, self.cfg.input_nc)[None]
             if self.cfg.sketch_norm:
-                x = normalize_sketch((x + 1) / 2, width=stroke_width_for(self.size)) * 2 - 1
+                x = from_unit(normalize_sketch(to_unit(x), width=stroke_width_for(self.size)))
             cached = [x, None, False]  # tensor, mask, mask computed
         if with_mask and not cached[2]:
-            cached = [cached[0], outline_mask((cached[0] + 1) / 2) if self.cfg.input_nc == 1 else None, True]
+            cached = [cached[0], outline_mask(to_unit(cached[0])) if self.cfg.input_nc == 1 else None, True]
         with self._cache_lock:
             self._inputs[key] = cached
             if len(self._inputs) > 16:
@@ -174,11 +177,29 @@ class Translator:
         with self._lock:
             return self.engine.forward(x, z)
 
-    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None, reverse: bool = False) -> torch.Tensor:
         """G on prepared inputs, batched (for evaluation): x (B, input_nc, size, size) in [-1, 1] as
-        `prepare` gives, z (B, nz) or None -> (B, output_nc, size, size) in [-1, 1], float32 on the CPU."""
-        y = self._forward(x.to(self.device), None if z is None else z.to(self.device))
+        `prepare` gives, z (B, nz) or None -> (B, output_nc, size, size) in [-1, 1], float32 on the CPU.
+
+        reverse: F instead of G (CycleGAN's B -> A generator), x (B, output_nc, H, W).
+        """
+        if not reverse:
+            y = self._forward(x.to(self.device), None if z is None else z.to(self.device))
+        elif self.F is None:
+            raise LatentError(f"{self.cfg.model} has no reverse generator")
+        else:
+            with self._lock, torch.inference_mode(), self._autocast():
+                y = self.F(x.to(self.device))
         return y.float().cpu().clamp(-1, 1)
+
+    def encode_batch(self, photos: torch.Tensor) -> torch.Tensor:
+        """mu of E for a batch (for evaluation): photos (B, output_nc, size, size) in [-1, 1] ->
+        (B, nz), float32 on the CPU."""
+        if self.E is None:
+            raise LatentError(f"{self.cfg.model} has no encoder")
+        with self._lock, torch.inference_mode(), self._autocast():
+            mu, _ = self.E(photos.to(self.device))
+        return mu.float().cpu()
 
     def generate(self, image: ImageLike, z=None, seeds: Sequence[int] | None = None, n: int = 8,
                  fit: bool = False, clean: bool = False) -> list[Image.Image]:

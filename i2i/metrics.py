@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from .data import load_aligned
+from .images import to_unit, uint8_to_float
+from .models import family
 from .edges import canny, dilate
 from .realism import c2st_suite, latent_measures, realism_measures
 
@@ -149,7 +151,7 @@ def evaluate(checkpoint: str, data: str, *, n_z: int = 10, samples: int = 8, lim
     t = Translator.load(checkpoint, engine="fp32")
     if not Path(data).is_dir():
         raise ValueError(f"held-out data folder not found: {data}")
-    if not t.uses_z:
+    if not family(t.cfg.model).paired:
         return evaluate_unpaired(t, data, limit=limit, seed=seed)
     if n_z < 2 or samples < 1:
         raise ValueError(f"evaluate needs n_z >= 2 (diversity compares pairs) and samples >= 1; got {n_z}, {samples}")
@@ -164,8 +166,8 @@ def evaluate(checkpoint: str, data: str, *, n_z: int = 10, samples: int = 8, lim
         for i in range(len(pairs)):
             a = t.prepare(pairs.a[i].permute(1, 2, 0).squeeze(-1).numpy())
             inputs.append(a[0])
-            sketches.append((a[0] + 1) / 2)
-            ys = (t.forward(a.expand(k, -1, -1, -1), torch.randn(k, t.nz, generator=g)) + 1) / 2
+            sketches.append(to_unit(a[0]))
+            ys = to_unit(t.forward(a.expand(k, -1, -1, -1), torch.randn(k, t.nz, generator=g)))
             diversity.append(pairwise_l1(ys[:n_z]))
             outputs.append(ys[:samples])
     out = torch.stack(outputs)  # (N, samples, 3, S, S)
@@ -215,17 +217,13 @@ def evaluate_unpaired(t, data: str, *, limit: int | None = None, seed: int = 0) 
     test = load_unaligned(root, split="test", load_size=t.size, limit=limit)
     train = load_unaligned(root, split="train", load_size=t.size, limit=len(test) * 4)
 
-    def to11(x):
-        return x.float() / 127.5 - 1
-
-    with torch.inference_mode():
-        a, b = to11(test.a).to(t.device), to11(test.b).to(t.device)
-        fake_b = torch.cat([t.G(a[i:i + 8]) for i in range(0, len(a), 8)])
-        fake_a = torch.cat([t.F(b[i:i + 8]) for i in range(0, len(b), 8)])
-        cycle = torch.cat([t.F(fake_b[i:i + 8]) for i in range(0, len(a), 8)])
+    a, b = uint8_to_float(test.a), uint8_to_float(test.b)
+    fake_b = torch.cat([t.forward(a[i:i + 8]) for i in range(0, len(a), 8)])
+    fake_a = torch.cat([t.forward(b[i:i + 8], reverse=True) for i in range(0, len(b), 8)])
+    cycle = torch.cat([t.forward(fake_b[i:i + 8], reverse=True) for i in range(0, len(a), 8)])
 
     def swd(x, ref):
-        return sliced_wasserstein(((x.float().cpu().clamp(-1, 1) + 1) / 2), ref.float() / 255.0, seed=seed)
+        return sliced_wasserstein(to_unit(x.float().cpu().clamp(-1, 1)), ref.float() / 255.0, seed=seed)
 
     return {"checkpoint": str(t.source), "model": t.cfg.model, "images": len(test),
             "A_to_B": {"realism_swd": swd(fake_b, train.b), "input_unchanged": swd(a, train.b),

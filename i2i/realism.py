@@ -22,6 +22,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .images import from_unit, to_unit
+
 if TYPE_CHECKING:
     from .infer import Translator
 
@@ -192,7 +194,7 @@ def _to_c2st(x: torch.Tensor) -> torch.Tensor:
     if x.shape[-1] != C2ST_SIZE:
         x = F.interpolate(x, size=(C2ST_SIZE, C2ST_SIZE), mode="area" if x.shape[-1] > C2ST_SIZE else "bilinear",
                           align_corners=None if x.shape[-1] > C2ST_SIZE else False)
-    return x * 2 - 1
+    return from_unit(x)
 
 
 def _halves(m: int, g: torch.Generator, groups: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -335,13 +337,12 @@ def latent_measures(t: Translator, sketches: torch.Tensor, photos: torch.Tensor,
     """
     n, nz = len(sketches), t.nz
     out: dict = {}
-    if t.E is not None:
+    if t.has_encoder:
         mus, recs = [], []
-        with torch.inference_mode():
-            for i in range(0, n, batch):
-                mu, _ = t.E(photos[i:i + batch].float().to(t.device) * 2 - 1)
-                mus.append(mu.float().cpu())
-                recs.append((t.forward(sketches[i:i + batch], mu) + 1) / 2)
+        for i in range(0, n, batch):
+            mu = t.encode_batch(from_unit(photos[i:i + batch].float()))
+            mus.append(mu)
+            recs.append(to_unit(t.forward(sketches[i:i + batch], mu)))
         mu, rec = torch.cat(mus), torch.cat(recs)
         lab_photo = mean_lab(photos.float())
         lab_rec = mean_lab(rec)
@@ -362,7 +363,7 @@ def latent_measures(t: Translator, sketches: torch.Tensor, photos: torch.Tensor,
     effects = []
     with torch.inference_mode():
         for i in range(min(effect_sketches, n)):
-            y = (t.forward(sketches[i:i + 1].expand(2 * nz, -1, -1, -1), codes) + 1) / 2
+            y = to_unit(t.forward(sketches[i:i + 1].expand(2 * nz, -1, -1, -1), codes))
             effects.append((y[1::2] - y[0::2]).abs().mean((1, 2, 3)))
     effect = torch.stack(effects).mean(0)
     out.update({"dim_effect": [float(v) for v in effect], "dim_effect_min": float(effect.min())})

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import CONFIG_FILE, CheckpointError, WEIGHTS_FILE
-from .config import ModelConfig
+from .models import ModelConfig
 from .infer import Translator
 from .train import Event, TrainConfig, train
 
@@ -136,6 +136,7 @@ class TrainingJob:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, mcfg: ModelConfig | None, tcfg: TrainConfig, resume: bool = False) -> None:
+        """Run train(mcfg, tcfg, resume=resume) in the background (mcfg may be None to resume)."""
         if self.running():
             raise RuntimeError("a training run is already going; stop it first")
         self._stop = threading.Event()
@@ -158,8 +159,6 @@ class TrainingJob:
 
     def _run(self, mcfg, tcfg, resume) -> None:
         try:
-            if resume and mcfg is None:
-                mcfg = _saved_model_config(tcfg.out)
             for ev in train(mcfg, tcfg, resume=resume, stop=self._stop):
                 self._update(ev)
         except Exception as e:  # the UI shows it; the server keeps serving
@@ -182,12 +181,6 @@ class TrainingJob:
                 s.checkpoint = ev.path
             elif ev.kind == "done":
                 s.status = "stopped" if ev.message == "stopped" else "finished"
-
-
-def _saved_model_config(out: str) -> ModelConfig:
-    from .checkpoint import load_state
-    from .config import model_config_from_dict
-    return model_config_from_dict(load_state(out)["model_config"])
 
 
 def training_enabled() -> bool:

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 import torch
 from PIL import Image
@@ -23,12 +23,13 @@ from torch import nn
 
 from .checkpoint import (CheckpointError, atomic_write, load_continuation, load_into, load_release, load_state,
                          save_release, save_state)
-from .config import ModelConfig, from_dict, model_config_from_dict, to_dict
+from .config import ConfigError, from_dict, to_dict
 from .data import (DataError, PairedImages, concat, is_photo_folder, is_unaligned, load_aligned, load_photos,
                    Source, load_unaligned, make_batch, parse_sources, split_folder)
+from .device import native_bf16, pick_device
 from .edges import augment_sketch, edges_of_photos, normalize_sketch, stroke_width_for
-from .images import grid, to_pil
-from .models import build_model
+from .images import from_unit, grid, to_pil, to_unit
+from .models import ModelConfig, build_model, model_config_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +80,28 @@ class Event:
 RESUME_OVERRIDES = ("iters", "checkpoint_every", "sample_every", "log_every", "device", "out")
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device cuda was asked for but no CUDA GPU is available")
-    return torch.device(name)
+def resume_configs(out: str | Path, overrides: dict[str, Any] | None = None, *,
+                   state: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
+    """How the run in folder `out` goes on: the model and training configs saved in its training
+    state, with `overrides` of the fields a resume may change (RESUME_OVERRIDES: a longer run,
+    other cadences, another device). The CLI, the app and train(resume=True) all ask this.
+
+    state: the training state when the caller has loaded it already.
+    Raises CheckpointError when `out` holds no training state, ConfigError for an override a
+    resume cannot change, ValueError for iters below the steps the run has done.
+    """
+    overrides = {**(overrides or {}), "out": str(out)}
+    fixed = sorted(set(overrides) - set(RESUME_OVERRIDES))
+    if fixed:
+        raise ConfigError(f"{', '.join(fixed)} cannot change when a run is resumed (only "
+                          f"{', '.join(RESUME_OVERRIDES)}); start a new run to change them")
+    if state is None:
+        state = load_state(out, mmap=True)  # the configs alone: no tensor is read
+    mcfg = model_config_from_dict(state["model_config"])
+    tcfg = from_dict(TrainConfig, {**state["train_config"], **overrides})
+    if tcfg.iters < state["step"]:
+        raise ValueError(f"--iters {tcfg.iters} is below the {state['step']} steps this run has already done")
+    return mcfg, tcfg
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -123,14 +140,14 @@ def prepare_input(a: torch.Tensor, mcfg: ModelConfig, generator: torch.Generator
     """The network's input for a batch: edge maps drawn from the photo where a sample has no A
     (has_a False), then, for a sketch_norm model, the same normalisation as at inference."""
     if has_a is not None and not bool(has_a.all()):
-        drawn = edges_of_photos(photo) * 2 - 1
+        drawn = from_unit(edges_of_photos(photo))
         a = torch.where(has_a.view(-1, 1, 1, 1), a, drawn)
     if not mcfg.sketch_norm:
         return a
-    gray = (a + 1) / 2
+    gray = to_unit(a)
     if generator is not None:
         gray = augment_sketch(gray, generator)
-    return normalize_sketch(gray, width=stroke_width_for(mcfg.size)) * 2 - 1
+    return from_unit(normalize_sketch(gray, width=stroke_width_for(mcfg.size)))
 
 
 def continuation_modules(model: nn.Module) -> dict[str, nn.Module]:
@@ -140,11 +157,8 @@ def continuation_modules(model: nn.Module) -> dict[str, nn.Module]:
 
 
 def use_amp(device: torch.device, asked: bool) -> bool:
-    """bf16 autocast where the hardware does bf16 natively: CUDA, or a CPU with AVX-512-bf16 /
-    AMX (oneDNN says so). Elsewhere bf16 on the CPU is emulated and many times slower."""
-    if not asked:
-        return False
-    return device.type == "cuda" or (device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    """bf16 autocast when asked for and the hardware does bf16 natively."""
+    return asked and native_bf16(device)
 
 
 def set_trainable(model: nn.Module, phase: str) -> None:
@@ -198,32 +212,29 @@ def ema_update(ema: dict[str, nn.Module], live: dict[str, nn.Module], decay: flo
         torch._foreach_lerp_(ema_params, [p.detach() for p in live_params], 1.0 - decay)
 
 
-def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
+def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
           stop: threading.Event | None = None) -> Iterator[Event]:
     """Train `mcfg` as `tcfg` says, yielding events; writes everything under tcfg.out.
 
     resume: continue from tcfg.out/train_state.pt (weights, optimisers, schedulers, step,
-    image pools). The configs saved there win over the ones passed in, except the fields in
-    RESUME_OVERRIDES (to lengthen a run, or report more often).
+    image pools), with the configs resume_configs gives: the saved ones, but for tcfg's fields
+    in RESUME_OVERRIDES (to lengthen a run, or report more often); mcfg may be None.
     stop: set it from another thread to end the run cleanly after a checkpoint.
     """
     out = Path(tcfg.out)
     state = None
     if resume:
         state = load_state(out)
-        mcfg = model_config_from_dict(state["model_config"])
-        saved = from_dict(TrainConfig, state["train_config"])
-        tcfg = dataclasses.replace(saved, **{k: getattr(tcfg, k) for k in RESUME_OVERRIDES})
-        if tcfg.iters < state["step"]:
-            raise ValueError(f"--iters {tcfg.iters} is below the {state['step']} steps this run has already done")
+        mcfg, tcfg = resume_configs(out, {k: getattr(tcfg, k) for k in RESUME_OVERRIDES}, state=state)
     elif tcfg.init_from:
         cont_info, cont_weights = load_continuation(tcfg.init_from)
         mcfg = model_config_from_dict(cont_info["model"])
         if tcfg.iters <= cont_info["step"]:
             raise ValueError(f"--iters {tcfg.iters} must be above the {cont_info['step']} steps {tcfg.init_from} has done")
     device = pick_device(tcfg.device)
-    if mcfg.model == "bicyclegan" and tcfg.batch_size % 2:
-        raise ValueError(f"bicyclegan needs an even batch size (an encoded half and a random half), got {tcfg.batch_size}")
+    if mcfg.even_batch and tcfg.batch_size % 2:
+        raise ValueError(f"{mcfg.model} needs an even batch size (an encoded half and a random half), "
+                         f"got {tcfg.batch_size}")
     sources = parse_sources(tcfg.data)  # every folder checked before anything is loaded or written
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -169,7 +169,7 @@ def test_other_image_modes_give_the_same_shoe(app, files):
 
 def tiny_cyclegan(runs: Path) -> str:
     from i2i.checkpoint import save_release
-    from i2i.config import model_config
+    from i2i.models import model_config
     from i2i.models import build_inference_modules
 
     if not (runs / "tiny-cyclegan" / "model.safetensors").is_file():

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from i2i.checkpoint import CheckpointError, save_release
-from i2i.config import model_config
+from i2i.models import model_config
 from i2i.infer import LatentError, Translator, interpolate, z_for_seed
 from i2i.models import build_inference_modules
 from conftest import ROOT, TINY

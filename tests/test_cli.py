@@ -70,7 +70,7 @@ def test_errors_are_one_clear_line(tmp_path):
 def test_evaluate_cyclegan_on_unpaired_data(tmp_path):
     from conftest import data_dir
     from i2i.checkpoint import save_release
-    from i2i.config import model_config
+    from i2i.models import model_config
     from i2i.models import build_inference_modules
 
     cfg = model_config("cyclegan", size=64, ngf=8, ndf=8, n_blocks=2)

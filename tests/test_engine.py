@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from i2i.checkpoint import save_release
-from i2i.config import model_config
+from i2i.models import model_config
 from i2i.engine import ENGINES
 from i2i.infer import Translator, z_for_seed
 from i2i.models import build_inference_modules

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from i2i.checkpoint import CheckpointError, load_release, load_state
-from i2i.config import model_config
+from i2i.models import model_config
 from i2i.train import TrainConfig, train
 from conftest import ROOT, TINY
 

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from i2i.config import ConfigError, from_dict, model_config, model_config_from_dict, to_dict, BicycleGANConfig
+from i2i.config import ConfigError, from_dict, to_dict
+from i2i.models import BicycleGANConfig, model_config, model_config_from_dict
 from i2i.losses import ImagePool, gan_loss, kl_loss
 
 

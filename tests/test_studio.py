@@ -6,7 +6,7 @@ import time
 import pytest
 
 from i2i.checkpoint import CheckpointError, save_release
-from i2i.config import model_config
+from i2i.models import model_config
 from i2i.models import build_inference_modules
 from i2i.studio import ModelStore, PathError, TrainingJob, confine, prune_old_files, training_enabled
 from i2i.train import TrainConfig

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from i2i.checkpoint import load_state
-from i2i.config import model_config
+from i2i.models import model_config
 from i2i.data import load_aligned, make_batch
 from i2i.metrics import pairwise_l1
 from i2i.models import build_model

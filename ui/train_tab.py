@@ -5,9 +5,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from i2i.config import model_config
-from i2i.studio import confine, format_eta, training_enabled
-from i2i.train import TrainConfig
+from i2i.data import DataError
+from i2i.models import model_config
+from i2i.recipe import propose_recipe
+from i2i.studio import PathError, confine, format_eta, training_enabled
+from i2i.train import TrainConfig, resume_configs
 from ui.errors import user_errors
 from ui.state import DATA_ROOTS, RUNS, job
 
@@ -35,18 +37,28 @@ def start_training(data, model, size, batch, iters, name, resume):
     cadence = dict(sample_every=max(5, iters // 20), checkpoint_every=max(10, iters // 10),
                    log_every=max(1, iters // 100))
     if resume:
-        if not (out / "train_state.pt").is_file():
-            raise gr.Error(f"nothing to resume in runs/{name}")
-        job.start(None, TrainConfig(data="", out=str(out), iters=iters, **cadence), resume=True)
+        mcfg, tcfg = resume_configs(out, dict(iters=iters, **cadence))
+        job.start(mcfg, tcfg, resume=True)
         return f"resuming runs/{name}", gr.Timer(active=True)
     folder = confine(data, DATA_ROOTS)
-    paired = model != "cyclegan"
-    extra = dict(input_nc=1, sketch_norm=True) if paired and "edges2" in folder.name else {}
-    mcfg = model_config(model, size=int(size), ngf=32, ndf=32, **({"nef": 32} if paired else {}), **extra)
-    tcfg = TrainConfig(data=str(folder), out=str(out), iters=iters, batch_size=int(batch),
-                       direction="BtoA" if folder.name == "facades" else "AtoB", sketch_aug=bool(extra), **cadence)
+    recipe = propose_recipe(folder)
+    mcfg = model_config(model, **{**recipe.model_fields(model), "size": int(size)})
+    tcfg = TrainConfig(data=str(folder), out=str(out), iters=iters, batch_size=int(batch), **recipe.train_fields(),
+                       **cadence)
     job.start(mcfg, tcfg)
     return f"started {model} on {folder.name} -> runs/{name}", gr.Timer(active=True)
+
+
+def propose(data):
+    """The recipe for the folder picked (i2i.recipe: read from its images): its size goes into the
+    Size field, and what led to it is shown."""
+    if not data:
+        return gr.skip(), ""
+    try:
+        recipe = propose_recipe(confine(data, DATA_ROOTS))
+    except (PathError, DataError) as e:
+        return gr.skip(), str(e)
+    return recipe.size, f"Proposed from the images: {recipe.summary()}."
 
 
 def stop_training():

@@ -9,7 +9,8 @@ generator, E the encoder, D / D2 the discriminators of the two halves.
         L = L_GAN(G, D2) + lambda_z * |z - z^|_1
     BicycleGAN = both, on the two halves of each batch (the first half encoded, the second random).
 
-Variants selectable by name (the paper's ablations):
+Variants selectable by name (the paper's ablations; VARIANTS gives each as the flags of its
+objective, which forward_train and the losses follow):
     bicyclegan  both halves; the latent term updates G only (official code)
     cvaegan     the whole batch through the cVAE-GAN path
     clrgan      the whole batch through the cLR-GAN path; the latent term trains G and E
@@ -19,21 +20,119 @@ Variants selectable by name (the paper's ablations):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from ..config import BicycleGANConfig
-from ..diffaug import diff_augment
+from ..config import ConfigError, check_common
+from ..diffaug import check_policy, diff_augment
 from ..losses import gan_loss, kl_loss
 from ..networks import Encoder, MultiScaleDiscriminator, UNetGenerator, init_weights, reparameterize
 
 Logs = dict[str, torch.Tensor]
 
 
+@dataclass(frozen=True)
+class Objective:
+    """Which parts of the objective a variant trains, and in which order its phases run."""
+    encoded: bool                 # the cVAE-GAN path: z ~ E(B), B^ = G(A, z); GAN (D), L1 to B, KL
+    random: bool                  # the random path: z ~ N(0, I), B^ = G(A, z)
+    split: bool = False           # both paths on the two halves of each batch; D2 judges the random half
+    random_l1: bool = False       # the random path's B^ is pulled to B by L1 and judged by D (pix2pix)
+    latent_l1: bool = False       # the cLR-GAN term |z - mu(E(B^))| on the random path
+    latent_trains_e: bool = False  # that term updates E as well (E has no other signal), else G alone
+    phases: tuple[str, ...] = ("G", "D")
+
+
+VARIANTS: dict[str, Objective] = {
+    # the latent term updates G only (official code)
+    "bicyclegan": Objective(encoded=True, random=True, split=True, latent_l1=True),
+    "cvaegan": Objective(encoded=True, random=False),
+    "clrgan": Objective(encoded=False, random=True, latent_l1=True, latent_trains_e=True),
+    # pix2pix updates D first, then G (its paper)
+    "pix2pix": Objective(encoded=False, random=True, random_l1=True, phases=("D", "G")),
+}
+
+
+@dataclass
+class BicycleGANConfig:
+    """BicycleGAN and its ablations (the paper's defaults unless noted).
+
+    model: the variant, whose objective VARIANTS spells out as flags (`objective`): bicyclegan,
+    cvaegan, clrgan, pix2pix (+noise).
+    """
+    model: str = "bicyclegan"
+    size: int = 256
+    input_nc: int = 3
+    output_nc: int = 3
+    nz: int = 8
+    ngf: int = 64
+    nef: int = 64
+    ndf: int = 64
+    where_add: str = "all"          # z at the input only ("input") or at every down level ("all")
+    encoder: str = "resnet"         # the paper's better encoder; "conv" is the plain one
+    upsample: str = "basic"         # transposed conv as in the official code; "bilinear" is smoother
+    norm: str = "instance"
+    dropout: bool = False
+    n_scales: int = 2               # two discriminator scales, as the official *_multi nets
+    d_layers: Optional[int] = None  # PatchGAN depth; None: 3 at >= 256 px, 2 below (official basic_128)
+    conditional_d: bool = False     # D sees (A, B) instead of B alone
+    gan_mode: str = "lsgan"
+    lambda_gan: float = 1.0         # cVAE-GAN half (D)
+    lambda_gan2: float = 1.0        # cLR-GAN half (D2)
+    lambda_l1: Optional[float] = None  # None: 100 for pix2pix (its paper), 10 for the others
+    lambda_kl: float = 0.01
+    kl_reduction: str = "mean"      # KL summed over z's dimensions, then: "mean" over images, or "sum" (see losses.kl_loss)
+    lambda_z: float = 0.5
+    diffaug: str = ""               # DiffAugment policy for every D input, e.g. "translation,cutout" (diffaug.py)
+    init: str = "xavier"            # the official BicycleGAN init (xavier, gain 0.02)
+    sketch_norm: bool = False       # binarise + thin + re-draw edge inputs (see edges.normalize_sketch)
+
+    def __post_init__(self) -> None:
+        if self.model not in VARIANTS:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(VARIANTS)}")
+        if self.lambda_l1 is None:
+            self.lambda_l1 = 100.0 if self.model == "pix2pix" else 10.0
+        if self.d_layers is None:
+            self.d_layers = 3 if self.size >= 256 else 2
+        if self.sketch_norm and self.input_nc != 1:
+            raise ConfigError("sketch_norm needs a one-channel (edge map) input: set input_nc=1")
+        if self.kl_reduction not in ("mean", "sum"):
+            raise ConfigError(f"kl_reduction must be mean or sum, got {self.kl_reduction!r}")
+        try:
+            check_policy(self.diffaug)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        check_common(self)
+
+    @property
+    def uses_z(self) -> bool:
+        return True
+
+    @property
+    def objective(self) -> Objective:
+        return VARIANTS[self.model]
+
+    @property
+    def has_encoder(self) -> bool:
+        return self.objective.encoded or self.objective.latent_l1
+
+    @property
+    def even_batch(self) -> bool:
+        """Whether each batch is split in two halves (so its size must be even)."""
+        return self.objective.split
+
+
+
+
 class BicycleGAN(nn.Module):
     Config = BicycleGANConfig
+    variants = tuple(VARIANTS)  # the names its config's `model` takes
+    paired = True               # trains and is evaluated on aligned A|B pairs
 
     def __init__(self, cfg: BicycleGANConfig):
         super().__init__()
@@ -45,7 +144,7 @@ class BicycleGAN(nn.Module):
         make_d = lambda: init_weights(MultiScaleDiscriminator(  # noqa: E731
             input_nc=d_in, ndf=cfg.ndf, n_layers=cfg.d_layers, n_scales=cfg.n_scales, norm=cfg.norm), cfg.init)
         self.D = make_d()
-        self.D2 = make_d() if cfg.model == "bicyclegan" else None
+        self.D2 = make_d() if cfg.objective.split else None
 
     @staticmethod
     def inference_modules(cfg: BicycleGANConfig) -> dict[str, nn.Module]:
@@ -58,10 +157,9 @@ class BicycleGAN(nn.Module):
                                 norm=cfg.norm)
         return nets
 
-    # pix2pix updates D first, then G (its paper); BicycleGAN updates G and E first (official code)
     @property
     def phases(self) -> tuple[str, ...]:
-        return ("D", "G") if self.cfg.model == "pix2pix" else ("G", "D")
+        return self.cfg.objective.phases
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
         """Which networks each phase's optimiser updates."""
@@ -78,66 +176,65 @@ class BicycleGAN(nn.Module):
         return diff_augment(x, self.cfg.diffaug) if self.cfg.diffaug else x
 
     def forward_train(self, a: torch.Tensor, b: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One batch through the generator(s); the phases below turn it into losses."""
-        m, nz = self.cfg.model, self.cfg.nz
-        if m == "bicyclegan":
-            if a.shape[0] < 2 or a.shape[0] % 2:
-                raise ValueError(f"bicyclegan splits each batch in two halves: batch size must be even, got {a.shape[0]}")
-            half = a.shape[0] // 2
-            a_enc, b_enc, a_rand, b_rand = a[:half], b[:half], a[half:], b[half:]
+        """One batch through the generator along the paths of the variant's objective; the phases
+        below turn it into losses."""
+        o, n = self.cfg.objective, a.shape[0]
+        if o.split:
+            if n < 2 or n % 2:
+                raise ValueError(f"{self.cfg.model} splits each batch in two halves: batch size must be even, got {n}")
+            a_enc, b_enc, a_real, b_real = a[:n // 2], b[:n // 2], a[n // 2:], b[n // 2:]
         else:
-            a_enc = b_enc = a_rand = b_rand = None
+            a_enc, b_enc, a_real, b_real = a, b, a, b
         out: dict[str, torch.Tensor] = {}
-        if m in ("bicyclegan", "cvaegan"):
-            a_enc = a if a_enc is None else a_enc
-            b_enc = b if b_enc is None else b_enc
+        if o.encoded:
             mu, logvar = self.E(b_enc)
             out.update(a_enc=a_enc, b_enc=b_enc, mu=mu, logvar=logvar,
                        fake_enc=self.G(a_enc, reparameterize(mu, logvar)))
-        if m in ("bicyclegan", "clrgan", "pix2pix"):
+        if o.random:
             # as in the official code, the random-z fakes are drawn from the encoded half's A,
             # while D2's real examples are the other half's (A, B) pairs
-            a_src = a if m != "bicyclegan" else a_enc
-            z = torch.randn(a_src.shape[0], nz, device=a.device)
-            out.update(a_src=a_src, z_random=z, fake_rand=self.G(a_src, z),
-                       a_real=a if a_rand is None else a_rand, b_real=b if b_rand is None else b_rand)
+            z = torch.randn(a_enc.shape[0], self.cfg.nz, device=a.device)
+            out.update(a_src=a_enc, z_random=z, fake_rand=self.G(a_enc, z), a_real=a_real, b_real=b_real)
         return out
 
     def loss(self, phase: str, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
         return self.loss_G(out) if phase == "G" else self.loss_D(out)
 
     def loss_G(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
-        cfg, m = self.cfg, self.cfg.model
+        cfg, o = self.cfg, self.cfg.objective
         logs: Logs = {}
-        if "fake_enc" in out:  # cVAE-GAN: GAN + L1 reconstruction + KL
+        if o.encoded:  # cVAE-GAN: GAN + L1 reconstruction + KL
             logs["G_GAN"] = cfg.lambda_gan * gan_loss(self.D(self._d_input(out["a_enc"], out["fake_enc"])), True, cfg.gan_mode)
             logs["G_L1"] = cfg.lambda_l1 * F.l1_loss(out["fake_enc"].float(), out["b_enc"].float())
             logs["KL"] = cfg.lambda_kl * kl_loss(out["mu"], out["logvar"], cfg.kl_reduction)
-        if m == "pix2pix":
-            logs["G_GAN"] = cfg.lambda_gan * gan_loss(self.D(self._d_input(out["a_src"], out["fake_rand"])), True, cfg.gan_mode)
-            logs["G_L1"] = cfg.lambda_l1 * F.l1_loss(out["fake_rand"].float(), out["b_real"].float())
-        elif "fake_rand" in out:  # cLR-GAN: GAN + latent regression
-            d = self.D2 if self.D2 is not None else self.D
-            logs["G_GAN2"] = cfg.lambda_gan2 * gan_loss(d(self._d_input(out["a_src"], out["fake_rand"])), True, cfg.gan_mode)
-            if m == "bicyclegan":
+        if o.random:
+            d = self.D2 if o.split else self.D
+            adv = gan_loss(d(self._d_input(out["a_src"], out["fake_rand"])), True, cfg.gan_mode)
+            if o.random_l1:  # pix2pix + noise: G(A, z) is pulled to B whatever z is
+                logs["G_GAN"] = cfg.lambda_gan * adv
+                logs["G_L1"] = cfg.lambda_l1 * F.l1_loss(out["fake_rand"].float(), out["b_real"].float())
+            else:  # cLR-GAN
+                logs["G_GAN2"] = cfg.lambda_gan2 * adv
+        if o.latent_l1:
+            if o.latent_trains_e:
+                mu2, _ = self.E(out["fake_rand"])
+            else:
                 # The latent term |z - E(G(A, z))| updates G only: E runs with detached weights,
                 # so the gradient reaches G through B^ and never E's parameters (official code).
                 frozen = {k: v.detach() for k, v in self.E.named_parameters()}
                 mu2, _ = functional_call(self.E, frozen, (out["fake_rand"],))
-            else:  # clrgan: E learns only from this term
-                mu2, _ = self.E(out["fake_rand"])
             logs["z_L1"] = cfg.lambda_z * F.l1_loss(mu2.float(), out["z_random"].float())
         return sum(logs.values()), logs
 
     def loss_D(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
-        """real -> 1, fake -> 0 for D (encoded half) and D2 (random half); fakes are detached."""
-        cfg, m = self.cfg, self.cfg.model
+        """real -> 1, fake -> 0 for D (encoded path) and D2 (random half); fakes are detached."""
+        cfg, o = self.cfg, self.cfg.objective
         logs: Logs = {}
-        if "fake_enc" in out:
+        if o.encoded:
             logs["D_real"] = gan_loss(self.D(self._d_input(out["a_enc"], out["b_enc"])), True, cfg.gan_mode)
             logs["D_fake"] = gan_loss(self.D(self._d_input(out["a_enc"], out["fake_enc"].detach())), False, cfg.gan_mode)
-        if "fake_rand" in out:
-            d, suffix = (self.D2, "2") if m == "bicyclegan" else (self.D, "")
+        if o.random:
+            d, suffix = (self.D2, "2") if o.split else (self.D, "")
             logs["D_real" + suffix] = gan_loss(d(self._d_input(out["a_real"], out["b_real"])), True, cfg.gan_mode)
             logs["D_fake" + suffix] = gan_loss(d(self._d_input(out["a_src"], out["fake_rand"].detach())), False, cfg.gan_mode)
         return sum(logs.values()), logs

@@ -13,19 +13,64 @@ halved (the official code's choice, slowing D relative to G).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..config import CycleGANConfig
+from ..config import ConfigError, check_common
 from ..losses import ImagePool, gan_loss
 from ..networks import init_weights, patch_discriminator, resnet_generator
 
 Logs = dict[str, torch.Tensor]
 
 
+@dataclass
+class CycleGANConfig:
+    """CycleGAN (Zhu et al., ICCV 2017): G: A -> B, F: B -> A, D_A, D_B."""
+    model: str = "cyclegan"
+    size: int = 256
+    input_nc: int = 3
+    output_nc: int = 3
+    ngf: int = 64
+    ndf: int = 64
+    n_blocks: Optional[int] = None  # None: 9 residual blocks at >= 256 px, 6 below (the paper)
+    d_layers: int = 3               # the 70x70 PatchGAN
+    norm: str = "instance"
+    dropout: bool = False
+    gan_mode: str = "lsgan"
+    lambda_cyc: float = 10.0
+    lambda_idt: float = 0.5         # identity weight, as a fraction of lambda_cyc
+    pool_size: int = 50
+    init: str = "normal"
+    sketch_norm: bool = False
+
+    def __post_init__(self) -> None:
+        if self.model != "cyclegan":
+            raise ConfigError(f"CycleGANConfig.model must be 'cyclegan', got {self.model!r}")
+        if self.n_blocks is None:
+            self.n_blocks = 9 if self.size >= 256 else 6
+        check_common(self)
+
+    @property
+    def uses_z(self) -> bool:
+        return False
+
+    @property
+    def has_encoder(self) -> bool:
+        return False
+
+    @property
+    def even_batch(self) -> bool:
+        return False
+
+
 class CycleGAN(nn.Module):
     Config = CycleGANConfig
+    variants = ("cyclegan",)  # the names its config's `model` takes
+    paired = False            # trains and is evaluated on unaligned trainA/trainB folders
     phases = ("G", "D")
 
     def __init__(self, cfg: CycleGANConfig):
