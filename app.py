@@ -205,8 +205,8 @@ demo = build_demo()
 # taken by several worker threads is not FIFO: it let some requests starve under load). Other
 # events (training polls, uploads) run up to 4 at once. Up to 256 wait; none are dropped.
 # Gradio 6.31 rebuilds a pandas summary of its last 10,000 events after every event, for a
-# monitoring page this app does not enable: 3 ms per event at first, 24 ms once 10,000 events are
-# recorded (a server slows down with use). Once per 1,000 events is plenty (read at queue()).
+# monitoring page this app does not enable, at a cost that grows with the events recorded (a
+# server slows down with use). Once per 1,000 events is plenty (read at queue()).
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 demo.queue(default_concurrency_limit=4, max_size=256)
 

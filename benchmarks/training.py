@@ -21,7 +21,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from i2i.models import model_config  # noqa: E402
+from i2i.models import family, model_config  # noqa: E402
 from i2i.train import TrainConfig, train  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -31,9 +31,9 @@ def measure(model: str, size: int, ngf: int, batch: int, iters: int, amp: bool, 
             ) -> tuple[float, float, dict[str, float]]:
     """(seconds per iteration, images per second) over the steps after the first two, and the
     mean of each loss over all steps."""
-    paired = model != "cyclegan"
+    paired = family(model).paired
     data = DATA / ("edges2shoes" if paired else "summer2winter_yosemite")
-    kw = dict(ngf=ngf, ndf=ngf, **({"nef": ngf} if paired else {}))
+    kw = dict(ngf=ngf, ndf=ngf, **({"nef": ngf} if hasattr(family(model).Config, "nef") else {}))
     mcfg = model_config(model, size=size, **kw)
     with tempfile.TemporaryDirectory() as out:
         tcfg = TrainConfig(data=str(data), out=out, iters=iters, batch_size=batch, limit=32, log_every=1,

@@ -2,10 +2,10 @@
 
 Engines: "fp32" (eager PyTorch), "bf16" (eager PyTorch under bf16 autocast) and "onnx" (the
 generator exported to ONNX and run by ONNX Runtime, fp32). On a CPU, `choose_engine` times the
-candidates on a probe sketch and keeps the fastest one that draws the same image as fp32. On
-this project's 2-core CPU, ONNX Runtime ran the 256 px U-Net 1.2x (quiet host) to 1.7x (busy
-host) as fast as eager PyTorch for one image, 1.1-1.4x for a batch of 8; bf16 pays only where
-the CPU has bf16 instructions (elsewhere it is emulated, 20-80x slower). On CUDA: bf16 autocast.
+candidates on a probe sketch and keeps the fastest one that draws the same image as fp32: which
+one wins depends on the CPU, the model's size and how busy the host is, so it is measured at
+load rather than fixed. bf16 pays only where the CPU has bf16 instructions (elsewhere it is
+emulated and many times slower). On CUDA: bf16 autocast.
 """
 from __future__ import annotations
 
@@ -49,11 +49,12 @@ def torch_forward(G: nn.Module, device: torch.device, name: str) -> Forward:
 
 
 def onnx_forward(G: nn.Module, cfg: ModelConfig) -> Forward:
-    """G exported to ONNX (in memory, ~1 s) and run by ONNX Runtime on the CPU; any batch size.
+    """G exported to ONNX (in memory) and run by ONNX Runtime on the CPU; any batch size.
 
-    The TorchScript-based exporter (dynamo=False): about 1 s for the 256 px U-Net on 2 cores
-    against 10 s for the dynamo exporter, which also needs onnxscript. Only generators with a z
-    (the U-Nets, whose input size is fixed by the release); CycleGAN's ResNet takes any size.
+    The TorchScript-based exporter (dynamo=False): several times quicker than the dynamo
+    exporter, which also needs onnxscript (a model loads while a user waits). Only generators
+    with a z (the U-Nets, whose input size is fixed by the release); CycleGAN's ResNet takes
+    any size.
     """
     if not cfg.uses_z:
         raise EngineUnavailable("onnx runs the U-Net generators only")
@@ -76,7 +77,7 @@ def onnx_forward(G: nn.Module, cfg: ModelConfig) -> Forward:
     options.intra_op_num_threads = torch.get_num_threads()
     options.log_severity_level = 3  # errors only
     # no busy-waiting for the next run: its threads would take the cores from the web server
-    # that has to send this output (gradio_client slider step: ~6 ms p50 faster without)
+    # that has to send this output
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
 

@@ -185,7 +185,7 @@ def evaluate(checkpoint: str, data: str, *, n_z: int = 10, samples: int = 8, lim
     }
     c2st_keys = {"c2st_images_per_class": None, "c2st": None, "c2st_real_vs_real": None, "c2st_blurred": None}
     if reference:
-        # the whole reference set for C2ST; its first 4 x N photos, as before, for SWD and NDB
+        # the whole reference set for C2ST; its first 4 x N photos for SWD and NDB
         train = load_aligned(reference, load_size=t.size, direction=direction, input_nc=t.cfg.input_nc,
                              output_nc=t.cfg.output_nc)
         ref_all = to01(train.b)

@@ -48,9 +48,8 @@ def conv_with_tiled_z(conv: nn.Conv2d, x: torch.Tensor, z: torch.Tensor) -> torc
     inside the image (padding contributes zeros). Same result up to float rounding. Used at the
     U-Net's first level, where it pays: a seed grid's sketch (one image expanded to the batch)
     goes through the convolution once instead of once per seed, and the 8 z channels cost a few
-    multiply-adds per position instead of 16 each (grid of 8 at 256 px on a 2-core CPU: ~12-20%
-    faster). Deeper levels keep the concatenation: their inputs differ per sample, and there the
-    extra small operations cost about what they save (measured).
+    multiply-adds per position instead of 16 each. Deeper levels keep the concatenation: their
+    inputs differ per sample, and there the extra small operations cost about what they save.
     """
     c = x.shape[1]
     w_x, w_z = conv.weight[:, :c], conv.weight[:, c:]

@@ -3,6 +3,7 @@ the data (never from a folder's name)."""
 import dataclasses
 import shutil
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 import torch
@@ -57,13 +58,12 @@ class ToyConfig:
     output_nc: int = 3
     gan_mode: str = "lsgan"
     width: int = 4
+    uses_z: ClassVar[bool] = False
+    has_encoder: ClassVar[bool] = False
+    even_batch: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         check_common(self)
-
-    uses_z = False
-    has_encoder = False
-    even_batch = False
 
 
 class Toy(nn.Module):

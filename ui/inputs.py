@@ -59,8 +59,8 @@ def api_file(value, what: str) -> bytes:
     """An uploaded file of an API call, as bytes.
 
     The API events skip Gradio's preprocessing (preprocess=False in app.py): it runs each input's
-    preprocess in a worker thread, three thread hops that took 7 ms of a 45 ms slider step on
-    the server. So a file arrives as Gradio's FileData dict, its path already checked by Gradio
+    preprocess in a worker thread, three thread hops per call, a large share of a slider step's
+    time on the server. So a file arrives as Gradio's FileData dict, its path already checked by Gradio
     to lie in its upload folder, and numbers and text arrive as sent.
     """
     if value is None:

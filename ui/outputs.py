@@ -16,8 +16,8 @@ from PIL import Image
 from i2i.studio import prune_old_files
 
 # inside Gradio's cache folder. A static path: Gradio serves these as they are, without its
-# per-file checks and cache copy for each output (path resolving that took ~20 ms of the server's
-# time per 8-image grid); safe, as nothing but out_file writes there and its files never change
+# per-file checks and cache copy for each output (path resolving that costs the server more than
+# the encoding on a grid); safe, as nothing but out_file writes there and its files never change
 # (content-addressed). Gradio's delete_cache never sees them, so out_file prunes them itself: a
 # file goes an hour after its last use, as Gradio's own cached files do (see build_demo in app.py).
 OUTPUTS = Path(get_upload_folder()) / "i2i-outputs"
@@ -35,7 +35,7 @@ def _prune_outputs_when_due() -> None:
 
 
 def out_files(images: list[Image.Image]) -> list[str]:
-    """out_file for each image, two at a time (8 images at 256 px: ~20 instead of ~35 ms)."""
+    """out_file for each image, two at a time."""
     return list(ENCODERS.map(out_file, images))
 
 
@@ -45,8 +45,8 @@ def out_file(img: Image.Image | list[Image.Image]) -> str:
     Files, not PIL images: Gradio 6 rewrites its content-addressed cache file for a PIL image in
     place, so a request still downloading an identical earlier output (same sketch and seed)
     reads a truncated file (seen in benchmarks/load.py). Ours are content-addressed too, but
-    written under a temporary name and renamed. PNG at compression level 1: a third of the
-    encoding time of the default level 6 (4 vs 11 ms at 256 px) for files about 10% larger.
+    written under a temporary name and renamed. PNG at compression level 1: much quicker to
+    encode than the default level 6, for files slightly larger.
     """
     buf = io.BytesIO()
     if isinstance(img, list):

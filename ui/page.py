@@ -4,7 +4,7 @@ snippets that app.py's events run (`js=`).
 Gradio 6's page, on every status message of any event, asks each component that was an input
 or output of an earlier server event (and each component inside such a panel) for its value
 again; for the Sketchpad that means exporting and uploading all its layers, which it then did
-several times a second (slider steps took 1-3 s in Chromium). So no server event takes the
+several times a second (each slider step waited behind those uploads). So no server event takes the
 canvas, or a panel holding it, as an input or output: the server reads and writes hidden
 stand-ins (`panels`, `canvas_copy`), and browser-only steps (`js=`), which have no status
 messages, copy values between them and the page. Nor does the canvas have a change listener:

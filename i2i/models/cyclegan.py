@@ -14,7 +14,7 @@ halved (the official code's choice, slowing D relative to G).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +46,9 @@ class CycleGANConfig:
     pool_size: int = 50
     init: str = "normal"
     sketch_norm: bool = False
+    uses_z: ClassVar[bool] = False       # no latent code
+    has_encoder: ClassVar[bool] = False
+    even_batch: ClassVar[bool] = False   # any batch size
 
     def __post_init__(self) -> None:
         if self.model != "cyclegan":
@@ -53,18 +56,6 @@ class CycleGANConfig:
         if self.n_blocks is None:
             self.n_blocks = 9 if self.size >= 256 else 6
         check_common(self)
-
-    @property
-    def uses_z(self) -> bool:
-        return False
-
-    @property
-    def has_encoder(self) -> bool:
-        return False
-
-    @property
-    def even_batch(self) -> bool:
-        return False
 
 
 class CycleGAN(nn.Module):
