@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .data import DataError, is_photo_folder, is_unaligned, list_images, parse_sources, split_folder
+from .device import pick_device
 from .images import ImageError, open_image
 from .models import family
 
@@ -95,10 +95,10 @@ def propose_recipe(data: str | Path, *, cuda: bool | None = None) -> Recipe:
     - Size: the images' own side (64, 128 or 256 px, the largest not above it), at most 128 px
       on a CPU.
     - Widths: the papers' 64 on a GPU, 32 on a CPU (about a quarter of the work per step).
-    cuda: whether training will run on a GPU (default: whether one is here).
+    cuda: whether training will run on a GPU (default: as device "auto" picks).
     """
     root = parse_sources(str(data))[0].path
-    cuda = torch.cuda.is_available() if cuda is None else cuda
+    cuda = pick_device().type == "cuda" if cuda is None else cuda
     r = Recipe()
     if is_unaligned(root):
         a_imgs, b_imgs = _sample(split_folder(root, "trainA")), _sample(split_folder(root, "trainB"))

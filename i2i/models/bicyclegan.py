@@ -46,6 +46,7 @@ class Objective:
     latent_l1: bool = False       # the cLR-GAN term |z - mu(E(B^))| on the random path
     latent_trains_e: bool = False  # that term updates E as well (E has no other signal), else G alone
     phases: tuple[str, ...] = ("G", "D")
+    lambda_l1: float = 10.0       # the L1 weight unless the config sets one
 
 
 VARIANTS: dict[str, Objective] = {
@@ -53,8 +54,8 @@ VARIANTS: dict[str, Objective] = {
     "bicyclegan": Objective(encoded=True, random=True, split=True, latent_l1=True),
     "cvaegan": Objective(encoded=True, random=False),
     "clrgan": Objective(encoded=False, random=True, latent_l1=True, latent_trains_e=True),
-    # pix2pix updates D first, then G (its paper)
-    "pix2pix": Objective(encoded=False, random=True, random_l1=True, phases=("D", "G")),
+    # pix2pix updates D first, then G, and weighs L1 by 100 (its paper)
+    "pix2pix": Objective(encoded=False, random=True, random_l1=True, phases=("D", "G"), lambda_l1=100.0),
 }
 
 
@@ -96,7 +97,7 @@ class BicycleGANConfig:
         if self.model not in VARIANTS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(VARIANTS)}")
         if self.lambda_l1 is None:
-            self.lambda_l1 = 100.0 if self.model == "pix2pix" else 10.0
+            self.lambda_l1 = self.objective.lambda_l1
         if self.d_layers is None:
             self.d_layers = 3 if self.size >= 256 else 2
         if self.sketch_norm and self.input_nc != 1:
