@@ -150,3 +150,12 @@ def test_recipe_comes_from_the_images(tmp_path):
         swapped.save(flipped / f.name)
     r = propose_recipe(flipped.parent, cuda=False)
     assert (r.direction, r.input_nc, r.sketch_norm) == ("BtoA", 1, True)
+
+
+def test_the_train_tab_proposes_the_same_recipe():
+    from ui.train_tab import propose
+
+    size, text = propose("facades")  # a folder under the allowed roots, as the tab's list gives it
+    r = propose_recipe(data_dir("facades"))
+    assert size == r.size and r.summary() in text and "BtoA" in text
+    assert propose("../../etc")[1].startswith("../../etc is outside")
