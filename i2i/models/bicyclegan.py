@@ -26,6 +26,7 @@ from torch.func import functional_call
 
 from ..config import BicycleGANConfig
 from ..diffaug import diff_augment
+from ..distributed import randn_shard
 from ..losses import gan_loss, kl_loss
 from ..networks import Encoder, MultiScaleDiscriminator, UNetGenerator, init_weights, reparameterize
 
@@ -98,7 +99,10 @@ class BicycleGAN(nn.Module):
             # as in the official code, the random-z fakes are drawn from the encoded half's A,
             # while D2's real examples are the other half's (A, B) pairs
             a_src = a if m != "bicyclegan" else a_enc
-            z = torch.randn(a_src.shape[0], nz, device=a.device)
+            # z is this rank's shard of the global batch's draw: with the batch sharded as
+            # distributed.shard_rows(groups=2) does, each rank's encoded and random halves are its
+            # slices of the global halves, and z matches the single-process run's
+            z = randn_shard(a_src.shape[0], nz, device=a.device)
             out.update(a_src=a_src, z_random=z, fake_rand=self.G(a_src, z),
                        a_real=a if a_rand is None else a_rand, b_real=b if b_rand is None else b_rand)
         return out
