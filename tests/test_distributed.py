@@ -96,10 +96,10 @@ def assert_same_run(one: Path, two: Path, tol: float = TOL) -> None:
         assert all(abs(x[k] - y[k]) <= 2e-6 + 1e-5 * abs(x[k]) for k in x), (x, y)
     s1, s2 = load_state(one), load_state(two)
     assert s1["step"] == s2["step"]
+    for k in s1["extra"]:  # CycleGAN's image pools
+        assert torch.allclose(s1["extra"][k]["images"], s2["extra"][k]["images"], atol=tol, rtol=0), k
     diff = max(float((s1["model"][k] - s2["model"][k]).abs().max()) for k in s1["model"])
     assert diff <= tol, diff
-    for k in s1["extra"]:  # CycleGAN's image pools
-        assert torch.allclose(s1["extra"][k]["images"], s2["extra"][k]["images"], atol=tol, rtol=0)
 
 
 def test_two_bicyclegan_processes_train_as_one_with_the_global_batch_and_only_rank_0_writes(tmp_path):
