@@ -1,9 +1,10 @@
 """The training loop, shared by the CLI and the app: `train(...)` yields events as it goes.
 
-Under torchrun every process runs this same loop on its shard of the global batch (see
-distributed.py); one process is the world of size 1. It counts steps, not epochs. Every step re-seeds the random generators from (seed, step), so
+It counts steps, not epochs. Every step re-seeds the random generators from (seed, step), so
 data order, crops, z and dropout are a function of the step alone: a resumed run replays the
 same randomness an uninterrupted one would have, and resumes give identical weights on CPU.
+Under torchrun every process runs this same loop on its shard of the global batch (see
+distributed.py); one process is the world of size 1.
 """
 from __future__ import annotations
 
