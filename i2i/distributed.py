@@ -8,8 +8,10 @@ single-process run is the same loop with a world size of 1.
 How a step is split, so that W processes train exactly as one process with the W-times batch:
 - Every rank holds the same random state (re-seeded from (seed, step)), draws the same global
   batch (indices, crops, sketch augmentation) and keeps its shard (`shard_rows`).
-- Per-sample noise a model draws (BicycleGAN's z and the encoder's epsilon) comes from
-  `randn_shard`: the global batch's draw, sliced, so it matches the single-process draw.
+- Per-sample noise a model draws (BicycleGAN's z, the encoder's epsilon, DiffAugment's
+  transforms) comes from `randn_shard` and its kin: the global batch's draw, sliced, so it
+  matches the single-process draw. (Dropout's masks are drawn per rank: with dropout on, the
+  ranks' masks repeat and the run is no longer the single-process one.)
 - Each phase's gradients are averaged over the ranks (`average_gradients`) before its optimiser
   steps. Every loss term is a mean over the batch, so the average of the shards' gradients is the
   gradient of the global batch's loss. (BicycleGAN's kl_reduction "sum" sums over the process's
@@ -163,6 +165,19 @@ def randn_shard(n: int, *dims: int, device: torch.device | str | None = None,
     if w.size == 1:
         return torch.randn(n, *dims, device=device, dtype=dtype)
     return torch.randn(n * w.size, *dims, device=device, dtype=dtype)[w.rank * n:(w.rank + 1) * n]
+
+
+def rand_shard(n: int, *dims: int, device: torch.device | str | None = None,
+               dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Uniform [0, 1) noise for this rank's n rows, drawn as randn_shard draws (DiffAugment)."""
+    w = current()
+    return torch.rand(n * w.size, *dims, device=device, dtype=dtype)[w.rank * n:(w.rank + 1) * n]
+
+
+def randint_shard(low: int, high: int, n: int, *dims: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Integers in [low, high) for this rank's n rows, drawn as randn_shard draws (DiffAugment)."""
+    w = current()
+    return torch.randint(low, high, (n * w.size, *dims), device=device)[w.rank * n:(w.rank + 1) * n]
 
 
 def all_gather_rows(x: torch.Tensor) -> torch.Tensor:

@@ -103,9 +103,11 @@ def assert_same_run(one: Path, two: Path, tol: float = TOL) -> None:
 
 
 def test_two_bicyclegan_processes_train_as_one_with_the_global_batch_and_only_rank_0_writes(tmp_path):
-    # each rank's batch of 2 is its slice of the global encoded half and of the global random half
-    run_ranks([*tiny("bicyclegan"), *common(3, 2), "--out", "run"], [tmp_path / "rank0", tmp_path / "rank1"])
-    assert main(["train", *tiny("bicyclegan"), *common(3, 4), "--out", str(tmp_path / "one")]) == 0
+    # each rank's batch of 2 is its slice of the global encoded half and of the global random half;
+    # DiffAugment's random transforms are drawn for the global batch too
+    args = [*tiny("bicyclegan"), "--diffaug", "color,translation,cutout"]
+    run_ranks([*args, *common(3, 2), "--out", "run"], [tmp_path / "rank0", tmp_path / "rank1"])
+    assert main(["train", *args, *common(3, 4), "--out", str(tmp_path / "one")]) == 0
     assert_same_run(tmp_path / "one", tmp_path / "rank0" / "run")
     assert list((tmp_path / "rank0" / "run" / "samples").iterdir())
     assert not list((tmp_path / "rank1").iterdir())  # rank 1 ran in its own folder and wrote nothing
