@@ -7,7 +7,9 @@ single-process run is the same loop with a world size of 1.
 
 How a step is split, so that W processes train exactly as one process with the W-times batch:
 - Every rank holds the same random state (re-seeded from (seed, step)), draws the same global
-  batch (indices, crops, sketch augmentation) and keeps its shard (`shard_rows`).
+  batch (indices, crops, sketch augmentation) and keeps its shard (`shard_rows`). The indices
+  come from the loop's epoch sampler, a permutation per epoch seeded by (seed, epoch): what a
+  DistributedSampler with set_epoch gives, with the single-process order.
 - Per-sample noise a model draws (BicycleGAN's z, the encoder's epsilon, DiffAugment's
   transforms) comes from `randn_shard` and its kin: the global batch's draw, sliced, so it
   matches the single-process draw. (Dropout's masks are drawn per rank: with dropout on, the
