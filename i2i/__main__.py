@@ -44,6 +44,7 @@ def _add_dataclass_flags(p: argparse.ArgumentParser, cls: type, skip: set[str], 
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .distributed import world_from_env
     from .train import TrainConfig, resume_configs, train
 
     given = vars(args)
@@ -92,9 +93,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("\nstopping after this step (writing a checkpoint); press Ctrl-C again to abort", file=sys.stderr)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    bar = tqdm(total=tcfg.iters, unit="it", dynamic_ncols=True)
+    events = train(mcfg, tcfg, resume=args.resume, stop=stop)
     try:
-        _run_training(train(mcfg, tcfg, resume=args.resume, stop=stop), bar, tcfg)
+        if world_from_env().main:  # under torchrun, rank 0 alone reports
+            _run_training(events, tqdm(total=tcfg.iters, unit="it", dynamic_ncols=True), tcfg)
+        else:
+            for _ in events:
+                pass
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -345,10 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     from .checkpoint import CheckpointError
     from .data import DataError
+    from .distributed import DistributedError
     from .images import ImageError
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, DataError, ImageError, ValueError, FileNotFoundError) as e:
+    except (ConfigError, CheckpointError, DataError, DistributedError, ImageError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

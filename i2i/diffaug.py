@@ -4,11 +4,14 @@ discriminator sees, real and fake, in D's update and in G's. With a few thousand
 discriminator otherwise memorises the training set and stops giving G a useful gradient.
 
 Images are (B, C, H, W) in [-1, 1]; randomness comes from the global torch RNG, which the
-training loop re-seeds from (seed, step).
+training loop re-seeds from (seed, step); each draw is made for the global batch and sliced
+to this rank's rows (distributed.rand_shard), so several processes augment as one would.
 """
 from __future__ import annotations
 
 import torch
+
+from .distributed import rand_shard, randint_shard
 
 POLICIES = ("color", "translation", "cutout")
 
@@ -31,7 +34,7 @@ def diff_augment(x: torch.Tensor, policy: str) -> torch.Tensor:
 def _color(x: torch.Tensor) -> torch.Tensor:
     """Random brightness (+-0.5 of the [0, 1] range), saturation (x0..2) and contrast (x0.5..1.5)."""
     b = x.shape[0]
-    r = lambda: torch.rand(b, 1, 1, 1, device=x.device, dtype=x.dtype)  # noqa: E731
+    r = lambda: rand_shard(b, 1, 1, 1, device=x.device, dtype=x.dtype)  # noqa: E731
     x = x + (r() - 0.5) * 2
     mean = x.mean(dim=1, keepdim=True)
     x = (x - mean) * (r() * 2) + mean
@@ -43,8 +46,8 @@ def _translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
     """Shift each image by up to 1/8 of its size; the uncovered border is white paper."""
     b, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ty = torch.randint(-sh, sh + 1, (b, 1, 1), device=x.device)
-    tx = torch.randint(-sw, sw + 1, (b, 1, 1), device=x.device)
+    ty = randint_shard(-sh, sh + 1, b, 1, 1, device=x.device)
+    tx = randint_shard(-sw, sw + 1, b, 1, 1, device=x.device)
     gy, gx = torch.meshgrid(torch.arange(h, device=x.device), torch.arange(w, device=x.device), indexing="ij")
     gy = (gy[None] + ty + 1).clamp(0, h + 1)
     gx = (gx[None] + tx + 1).clamp(0, w + 1)
@@ -57,8 +60,8 @@ def _cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     """Blank (to 0, mid-grey) one square of half the image's size at a random place per image."""
     b, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    oy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device)
-    ox = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=x.device)
+    oy = randint_shard(0, h + (1 - ch % 2), b, 1, 1, device=x.device)
+    ox = randint_shard(0, w + (1 - cw % 2), b, 1, 1, device=x.device)
     gy, gx = torch.meshgrid(torch.arange(ch, device=x.device), torch.arange(cw, device=x.device), indexing="ij")
     gy = (gy[None] + oy - ch // 2).clamp(0, h - 1)
     gx = (gx[None] + ox - cw // 2).clamp(0, w - 1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from . import distributed
+
 
 def gan_loss(preds: torch.Tensor | list[torch.Tensor], real: bool, mode: str = "lsgan") -> torch.Tensor:
     """Adversarial loss of discriminator outputs against an all-real or all-fake target.
@@ -48,11 +50,17 @@ class ImagePool:
         self.images: list[torch.Tensor] = []
 
     def query(self, images: torch.Tensor) -> torch.Tensor:
-        """Uses the global torch RNG, which the training loop re-seeds from (seed, step)."""
+        """Uses the global torch RNG, which the training loop re-seeds from (seed, step).
+
+        Under several processes the pool is global: every rank gathers all ranks' fakes (the
+        global batch), runs the same query with the same random state, and keeps its own rows.
+        So each rank's pool holds the same images a single process would, and rank 0's
+        checkpoint stores the pool every rank resumes from.
+        """
         if self.size == 0:
             return images
         out = []
-        for img in images.detach():
+        for img in distributed.all_gather_rows(images.detach()):
             if len(self.images) < self.size:
                 self.images.append(img.clone())
                 out.append(img)
@@ -62,7 +70,7 @@ class ImagePool:
                 self.images[i] = img.clone()
             else:
                 out.append(img)
-        return torch.stack(out)
+        return distributed.my_rows(torch.stack(out))
 
     def state_dict(self) -> dict:
         return {"images": torch.stack(self.images).cpu() if self.images else torch.empty(0)}

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .distributed import randn_shard
+
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
     """Instance norm without affine parameters (the papers' choice), batch norm, or none."""
@@ -208,8 +210,10 @@ class Encoder(nn.Module):
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """z = mu + sigma * eps: a differentiable sample from N(mu, sigma^2)."""
-    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    """z = mu + sigma * eps: a differentiable sample from N(mu, sigma^2). eps is this rank's
+    shard of the global batch's draw (distributed.randn_shard; torch.randn_like in one process)."""
+    eps = randn_shard(mu.shape[0], *mu.shape[1:], device=mu.device, dtype=mu.dtype)
+    return mu + eps * torch.exp(0.5 * logvar)
 
 
 def patch_discriminator(*, input_nc: int, ndf: int = 64, n_layers: int = 3, norm: str = "instance") -> nn.Sequential:

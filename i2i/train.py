@@ -3,6 +3,8 @@
 It counts steps, not epochs. Every step re-seeds the random generators from (seed, step), so
 data order, crops, z and dropout are a function of the step alone: a resumed run replays the
 same randomness an uninterrupted one would have, and resumes give identical weights on CPU.
+Under torchrun every process runs this same loop on its shard of the global batch (see
+distributed.py); one process is the world of size 1.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from . import distributed
 from .checkpoint import (CheckpointError, atomic_write, load_continuation, load_into, load_release, load_state,
                          save_release, save_state)
 from .config import ConfigError, from_dict, to_dict
@@ -41,7 +44,8 @@ class TrainConfig:
                                      # a mix: "PATH@W,PATH@W" (a folder of photos alone gets sketches on the fly)
     out: str                         # run folder: checkpoints, samples, log
     iters: int = 20000
-    batch_size: int = 2              # BicycleGAN needs an even size (encoded half + random half)
+    batch_size: int = 2              # per process (x the number of processes = the global batch);
+                                     # BicycleGAN needs an even size (encoded half + random half)
     lr: float = 2e-4
     beta1: float = 0.5
     decay_from: float = 0.5          # fraction of iters after which the lr decays linearly to 0
@@ -61,6 +65,7 @@ class TrainConfig:
     compile: bool = False            # torch.compile the networks (CUDA)
     ema: float = 0.999               # decay of the moving average of G and E kept for release; 0: off
     init_from: Optional[str] = None  # start from a release's continuation weights (see checkpoint.save_continuation)
+    dist_timeout: float = 600.0      # seconds a rank waits for the others (torchrun) before the run ends with an error
 
 
 @dataclass
@@ -77,7 +82,7 @@ class Event:
     message: str = ""
 
 
-RESUME_OVERRIDES = ("iters", "checkpoint_every", "sample_every", "log_every", "device", "out")
+RESUME_OVERRIDES = ("iters", "checkpoint_every", "sample_every", "log_every", "device", "out", "dist_timeout")
 
 
 def resume_configs(out: str | Path, overrides: dict[str, Any] | None = None, *,
@@ -214,7 +219,21 @@ def ema_update(ema: dict[str, nn.Module], live: dict[str, nn.Module], decay: flo
 
 def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
           stop: threading.Event | None = None) -> Iterator[Event]:
-    """Train `mcfg` as `tcfg` says, yielding events; writes everything under tcfg.out.
+    """Train `mcfg` as `tcfg` says, yielding events; rank 0 writes everything under tcfg.out.
+
+    Under torchrun (RANK, WORLD_SIZE in the environment) every process calls this and trains on
+    its shard of a global batch of tcfg.batch_size x WORLD_SIZE; without it, one process.
+    resume, stop: as in _train.
+    """
+    try:
+        yield from _train(mcfg, tcfg, resume=resume, stop=stop)
+    finally:
+        distributed.close()
+
+
+def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
+           stop: threading.Event | None = None) -> Iterator[Event]:
+    """The loop itself.
 
     resume: continue from tcfg.out/train_state.pt (weights, optimisers, schedulers, step,
     image pools), with the configs resume_configs gives: the saved ones, but for tcfg's fields
@@ -232,16 +251,17 @@ def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
         if tcfg.iters <= cont_info["step"]:
             raise ValueError(f"--iters {tcfg.iters} must be above the {cont_info['step']} steps {tcfg.init_from} has done")
     device = pick_device(tcfg.device)
-    if mcfg.even_batch and tcfg.batch_size % 2:
-        raise ValueError(f"{mcfg.model} needs an even batch size (an encoded half and a random half), "
-                         f"got {tcfg.batch_size}")
+    world = distributed.world_from_env()
+    distributed.check_batch(mcfg.model, mcfg.even_batch, tcfg.batch_size, world)
     sources = parse_sources(tcfg.data)  # every folder checked before anything is loaded or written
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CheckpointError(f"cannot create the run folder {out}: {e.strerror or e}") from None
-    for stale in out.glob(".*.tmp"):  # half-written files of a run killed mid-write (atomic_write's names)
-        stale.unlink(missing_ok=True)
+    device = distributed.init(world, device, tcfg.dist_timeout)  # this rank's GPU under torchrun
+    if world.main:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CheckpointError(f"cannot create the run folder {out}: {e.strerror or e}") from None
+        for stale in out.glob(".*.tmp"):  # half-written files of a run killed mid-write (atomic_write's names)
+            stale.unlink(missing_ok=True)
     torch.manual_seed(tcfg.seed)
     if device.type == "cpu":
         # Adam's second moments underflow to subnormal floats, which x86 CPUs process slowly;
@@ -252,6 +272,7 @@ def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
     data = load_data(mcfg, tcfg, sources, "train", train=True).to(device)
     for skipped in data.skipped:
         log.warning("skipped an unreadable image: %s", skipped)
+    distributed.check_same(len(data), "the number of training images", device)
     try:
         val = load_data(mcfg, tcfg, sources, "val" if not unaligned else "test", train=False)
     except ValueError:
@@ -263,7 +284,8 @@ def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
     fixed_z = torch.randn(tcfg.n_z, mcfg.nz, generator=torch.Generator().manual_seed(tcfg.seed)).to(device) \
         if mcfg.uses_z else None
 
-    model = build_model(mcfg).to(device)
+    model = distributed.sync_batch_norm(build_model(mcfg), device).to(device)
+    distributed.broadcast_module(model)  # every rank starts from rank 0's weights
     cuda = device.type == "cuda"
     amp = use_amp(device, tcfg.amp)
     if amp:  # oneDNN and cuDNN run bf16 convolutions fastest on NHWC tensors
@@ -308,11 +330,14 @@ def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
             m.compile()
 
     config_text = json.dumps({"model": to_dict(mcfg), "train": dataclasses.asdict(tcfg)}, indent=2)
-    atomic_write(out / "run.json", lambda p: Path(p).write_text(config_text))
+    if world.main:
+        atomic_write(out / "run.json", lambda p: Path(p).write_text(config_text))
     sampler = EpochSampler(len(data), tcfg.seed) if len(sources) == 1 else \
         MixSampler(data.source, [src.weight for src in sources], tcfg.seed)
 
     def checkpoint() -> Path:
+        if not world.main:
+            return out / "train_state.pt"
         extra = model.extra_state() if hasattr(model, "extra_state") else {}
         path = save_state(out, {
             "step": step, "model_config": to_dict(mcfg), "train_config": dataclasses.asdict(tcfg),
@@ -344,20 +369,29 @@ def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
     counts = ", ".join(f"{int((data.source == i).sum())} from {src.path} (weight {src.weight:g})"
                        for i, src in enumerate(sources)) if len(sources) > 1 else f"{len(data)} images"
     skipped = f"; skipped {len(data.skipped)} unreadable images" if data.skipped else ""
+    # Every rank draws the same global batch (same indices, crops and augmentation, from the
+    # shared random state) and keeps its rows: the shards together are the batch one process
+    # would train on. BicycleGAN's shard is its slice of the encoded half then of the random half.
+    global_batch = tcfg.batch_size * world.size
+    mine = distributed.shard_rows(global_batch, groups=2 if mcfg.model == "bicyclegan" else 1).to(device)
+    ranks = (f"; batch {tcfg.batch_size} per process x {world.size} processes = {global_batch}"
+             if world.size > 1 else "")
     yield Event("start", step, tcfg.iters,
-                message=f"training {mcfg.model} on {device}{' with bf16 autocast' if amp else ''} ({counts}){skipped}")
+                message=f"training {mcfg.model} on {device}{' with bf16 autocast' if amp else ''} ({counts}){skipped}{ranks}")
     while step < tcfg.iters:
-        if stop is not None and stop.is_set():
+        if distributed.any_rank(stop is not None and stop.is_set(), device):  # all ranks stop at the same step
             path = checkpoint()
             yield Event("done", step, tcfg.iters, path=str(path), elapsed=time.perf_counter() - t0, message="stopped")
             return
         seed = step_seed(tcfg.seed, step)
         torch.manual_seed(seed)  # z, dropout, image pool
         g = torch.Generator().manual_seed(seed + 1)  # crops, flips, sketch augmentation
-        a_idx = sampler.indices(step, tcfg.batch_size)
-        b_idx = torch.randint(len(data), (tcfg.batch_size,), generator=g) if unaligned else a_idx
+        a_idx = sampler.indices(step, global_batch)
+        b_idx = torch.randint(len(data), (global_batch,), generator=g) if unaligned else a_idx
         a, b = make_batch(data, a_idx.to(device), b_idx.to(device), size=mcfg.size, generator=g, flip=tcfg.flip)
         a = prepare_input(a, mcfg, g, photo=b, has_a=data.has_a[a_idx.to(device)])
+        if world.size > 1:
+            a, b = a[mine], b[mine]
         if amp:
             a, b = a.contiguous(memory_format=torch.channels_last), b.contiguous(memory_format=torch.channels_last)
         set_trainable(model, "G")  # the generators' graph is built once and used by every phase
@@ -369,6 +403,7 @@ def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
                 loss, logs = loss_fn(phase, fwd)
             opts[phase].zero_grad(set_to_none=True)
             loss.backward()
+            distributed.average_gradients(opts[phase].param_groups[0]["params"])
             opts[phase].step()
             for k, v in logs.items():  # summed on the device: no host sync until we log
                 sums[k] = sums.get(k, 0) + v.detach().float()
@@ -378,18 +413,20 @@ def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
         for s in scheds.values():
             s.step()
         step += 1
-        imgs_seen += tcfg.batch_size
+        imgs_seen += global_batch
         elapsed = time.perf_counter() - t0
         speed = imgs_seen / elapsed
         if step % tcfg.log_every == 0 or step == tcfg.iters:
-            logs_f = {k: float(v) / n_sums for k, v in sums.items()}
+            means = distributed.mean_over_ranks(list(sums.values()))  # the global batch's losses, on every rank
+            logs_f = {k: float(v) / n_sums for k, v in zip(sums, means)}
             if not all(math.isfinite(v) for v in logs_f.values()):
                 raise FloatingPointError(f"training diverged at step {step}: {logs_f}")
             logs_f["lr"] = scheds[model.phases[0]].get_last_lr()[0]
-            _append_log(out, step, logs_f)
+            if world.main:
+                _append_log(out, step, logs_f)
             sums, n_sums = {}, 0
             yield Event("log", step, tcfg.iters, logs=logs_f, elapsed=elapsed, images_per_sec=speed)
-        if tcfg.sample_every and (step % tcfg.sample_every == 0 or step == tcfg.iters):
+        if tcfg.sample_every and world.main and (step % tcfg.sample_every == 0 or step == tcfg.iters):
             img, path = sample()
             yield Event("sample", step, tcfg.iters, image=img, path=str(path), elapsed=elapsed, images_per_sec=speed)
         if step % tcfg.checkpoint_every == 0 or step == tcfg.iters:

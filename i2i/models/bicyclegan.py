@@ -30,6 +30,7 @@ from torch.func import functional_call
 
 from ..config import ConfigError, check_common
 from ..diffaug import check_policy, diff_augment
+from ..distributed import randn_shard
 from ..losses import gan_loss, kl_loss
 from ..networks import Encoder, MultiScaleDiscriminator, UNetGenerator, init_weights, reparameterize
 
@@ -194,7 +195,10 @@ class BicycleGAN(nn.Module):
         if o.random:
             # as in the official code, the random-z fakes are drawn from the encoded half's A,
             # while D2's real examples are the other half's (A, B) pairs
-            z = torch.randn(a_enc.shape[0], self.cfg.nz, device=a.device)
+            # z is this rank's shard of the global batch's draw: with the batch sharded as
+            # distributed.shard_rows(groups=2) does, each rank's encoded and random halves are its
+            # slices of the global halves, and z matches the single-process run's
+            z = randn_shard(a_enc.shape[0], self.cfg.nz, device=a.device)
             out.update(a_src=a_enc, z_random=z, fake_rand=self.G(a_enc, z), a_real=a_real, b_real=b_real)
         return out
 
