@@ -96,12 +96,15 @@ def resume_configs(out: str | Path, overrides: dict[str, Any] | None = None, *,
     resume cannot change, ValueError for iters below the steps the run has done.
     """
     overrides = {**(overrides or {}), "out": str(out)}
-    fixed = sorted(set(overrides) - set(RESUME_OVERRIDES))
+    if state is None:
+        state = load_state(out, mmap=True)  # the configs alone: no tensor is read
+    saved = {**state["model_config"], **state["train_config"]}
+    # a flag repeating the run's own setting is fine (a resume command may repeat the first one)
+    fixed = sorted(k for k, v in overrides.items() if k not in RESUME_OVERRIDES and saved.get(k, v) != v)
     if fixed:
         raise ConfigError(f"{', '.join(fixed)} cannot change when a run is resumed (only "
                           f"{', '.join(RESUME_OVERRIDES)}); start a new run to change them")
-    if state is None:
-        state = load_state(out, mmap=True)  # the configs alone: no tensor is read
+    overrides = {k: v for k, v in overrides.items() if k in RESUME_OVERRIDES}
     mcfg = model_config_from_dict(state["model_config"])
     tcfg = from_dict(TrainConfig, {**state["train_config"], **overrides})
     if tcfg.iters < state["step"]:

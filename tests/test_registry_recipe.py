@@ -109,6 +109,7 @@ def test_resume_configs_is_the_saved_run_with_the_allowed_overrides(tmp_path, sh
     assert got_t == dataclasses.replace(tcfg, iters=5, log_every=2)
     with pytest.raises(ConfigError, match="lr cannot change when a run is resumed"):
         resume_configs(tmp_path / "run", {"lr": 0.1})
+    assert resume_configs(tmp_path / "run", {"lr": tcfg.lr, "ngf": mcfg.ngf}) == (mcfg, tcfg)  # repeated, not changed
     with pytest.raises(ValueError, match="below the 2 steps"):
         resume_configs(tmp_path / "run", {"iters": 1})
     with pytest.raises(CheckpointError, match="nothing to resume"):
