@@ -29,6 +29,7 @@ from i2i.checkpoint import CheckpointError
 from i2i.config import ConfigError, model_config
 from i2i.data import DataError
 from i2i.edges import photo_to_edges
+from i2i import hub
 from i2i.images import ImageError, open_image
 from i2i.infer import LatentError, Translator, interpolate, z_for_seed
 from i2i.studio import (ModelStore, PathError, TrainingJob, confine, format_eta, prune_old_files,
@@ -67,7 +68,7 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except (ImageError, LatentError, CheckpointError, DataError, PathError, ConfigError) as e:
+        except (ImageError, LatentError, CheckpointError, DataError, PathError, ConfigError, hub.HubError) as e:
             raise gr.Error(str(e)) from None
         except (ValueError, RuntimeError, OSError) as e:
             log.exception("request failed")
@@ -420,6 +421,16 @@ def start_training(data, model, size, batch, iters, name, resume):
     return f"started {model} on {folder.name} -> runs/{name}", gr.Timer(active=True)
 
 
+@user_errors
+def push_run(name, repo_id):
+    """Upload runs/<name> (its release, a generated card, the latest sample grid) to the Hub."""
+    name = (name or "").strip()
+    out = RUNS / name
+    if not name.replace("-", "").replace("_", "").isalnum() or not (out / "model.safetensors").is_file():
+        raise gr.Error(f"runs/{name} holds no trained model yet: start a run and let it write a checkpoint")
+    return f"uploaded runs/{name}: {hub.push(out, (repo_id or '').strip())}"
+
+
 def stop_training():
     job.stop()
     return "stopping after the current step (a checkpoint is written)"
@@ -608,6 +619,9 @@ def build_demo() -> gr.Blocks:
                                   type="filepath", elem_id="train_sample")
                 curve = gr.LinePlot(x="step", y="value", color="loss", label="Losses")
             samples_seen = gr.Number(0, label="Sample grids so far", interactive=False, elem_id="samples_seen")
+            with gr.Row(visible=hub.has_token()):  # offered only where a Hugging Face token is configured
+                repo_id = gr.Textbox(label="Hugging Face repo (OWNER/NAME)", elem_id="push_repo")
+                push = gr.Button("Push this run to the Hub", elem_id="push")
             timer = gr.Timer(1.0, active=False)  # polls only while a run goes (start, page load, poll_training)
 
         # -- wiring --
@@ -644,6 +658,7 @@ def build_demo() -> gr.Blocks:
         resume.click(functools.partial(start_training, resume=True), [data, tmodel, size, batch, iters, run_name],
                      [status, timer], api_visibility="private")
         stop.click(stop_training, None, status, api_visibility="private")
+        push.click(push_run, [run_name, repo_id], status, api_visibility="private")
         demo.load(lambda: gr.Timer(active=job.running()), None, timer, api_visibility="private")
         timer.tick(poll_training, None, [status, progress, sample, curve, samples_seen, timer], show_progress="hidden",
                    api_visibility="private")
