@@ -29,6 +29,7 @@ from .data import (DataError, PairedImages, concat, is_photo_folder, is_unaligne
 from .edges import augment_sketch, edges_of_photos, normalize_sketch, stroke_width_for
 from .images import grid, to_pil
 from .models import build_model
+from .tracking import check_tracker, tracked
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class TrainConfig:
     compile: bool = False            # torch.compile the networks (CUDA)
     ema: float = 0.999               # decay of the moving average of G and E kept for release; 0: off
     init_from: Optional[str] = None  # start from a release's continuation weights (see checkpoint.save_continuation)
+    log: Optional[str] = None        # also send losses and sample grids to "tensorboard" or "trackio" (tracking.py)
 
 
 @dataclass
@@ -76,7 +78,7 @@ class Event:
     message: str = ""
 
 
-RESUME_OVERRIDES = ("iters", "checkpoint_every", "sample_every", "log_every", "device", "out")
+RESUME_OVERRIDES = ("iters", "checkpoint_every", "sample_every", "log_every", "device", "out", "log")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -206,7 +208,16 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
     image pools). The configs saved there win over the ones passed in, except the fields in
     RESUME_OVERRIDES (to lengthen a run, or report more often).
     stop: set it from another thread to end the run cleanly after a checkpoint.
+    With tcfg.log, the events also go to TensorBoard or trackio (tracking.py).
     """
+    events = _train(mcfg, tcfg, resume=resume, stop=stop)
+    if tcfg.log is None:
+        return events
+    check_tracker(tcfg.log)
+    return tracked(events, tcfg.log, Path(tcfg.out))
+
+
+def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool, stop: threading.Event | None) -> Iterator[Event]:
     out = Path(tcfg.out)
     state = None
     if resume:

@@ -245,3 +245,28 @@ def test_device_training_script_runs_on_the_cpu(tmp_path):
     release = tmp_path / "out" / "edges2shoes"
     assert json.loads((release / "continue.json").read_text())["step"] == step + 2
     assert {"model.safetensors", "config.json", "continue.safetensors", "device_log.jsonl"} <= {p.name for p in release.iterdir()}
+
+
+def test_tensorboard_gets_the_logged_losses_and_sample_grids(tmp_path, shoes):
+    pytest.importorskip("tensorboard", reason="the optional tracker extra is not installed "
+                                              "(pip install -r requirements-extras.txt)")
+    import json
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    tcfg = small_train(tmp_path, shoes, iters=4, log="tensorboard")
+    tcfg = dataclasses.replace(tcfg, sample_every=2)
+    part = dataclasses.replace(tcfg, iters=2)
+    run(model_config("bicyclegan", size=64, **TINY), part)
+    run(model_config("bicyclegan", size=64, **TINY), tcfg, resume=True)  # a resumed run appends
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    g_l1 = [(e.step, e.value) for e in events.Scalars("G_L1")]
+    assert [s for s, _ in g_l1] == [1, 2, 3, 4]
+    assert all(abs(v - row["G_L1"]) < 1e-5 for (_, v), row in zip(g_l1, logged))
+    assert [e.step for e in events.Images("samples")] == [2, 4]
+    assert "config/text_summary" in events.Tags()["tensors"]
+
+
+def test_unknown_tracker_is_an_error_before_any_work(tmp_path, shoes):
+    with pytest.raises(ValueError, match="tensorboard, trackio"):
+        train(model_config("bicyclegan", size=64, **TINY), small_train(tmp_path, shoes, iters=1, log="wandb"))
+    assert not (tmp_path / "run").exists()
