@@ -692,12 +692,14 @@ demo = build_demo()
 # Model calls wait in one first-come-first-served line (MODEL_QUEUE), one at a time: the forward
 # passes are serialised in the Translator anyway, and a single line keeps latency fair (a lock
 # taken by several worker threads is not FIFO: it let some requests starve under load). Other
-# events (training polls, uploads) run up to 4 at once. Up to 256 wait; none are dropped.
+# events (training polls, uploads) run up to 4 at once. Up to 32 wait (8 s of grids at 128 px on
+# 2 quiet cores, a minute on a host 5x as busy); a request beyond that is answered at once with
+# HTTP 503 "Queue is full" (the page shows it as an error) rather than waiting past a time-out.
 # Gradio 6.31 rebuilds a pandas summary of its last 10,000 events after every event, for a
 # monitoring page this app does not enable: 3 ms per event at first, 24 ms once 10,000 events are
 # recorded (a server slows down with use). Once per 1,000 events is plenty (read at queue()).
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
-demo.queue(default_concurrency_limit=4, max_size=256)
+demo.queue(default_concurrency_limit=4, max_size=32)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
