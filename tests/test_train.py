@@ -132,10 +132,10 @@ def test_odd_batch_for_bicyclegan_is_a_clear_error(tmp_path, shoes):
         run(model_config("bicyclegan", size=64, **TINY), dataclasses.replace(small_train(tmp_path, shoes, iters=1), batch_size=3))
 
 
-def diversity_after_training(tmp_path, shoes, model: str, iters: int) -> float:
+def diversity_after_training(tmp_path, shoes, model: str, iters: int, seed: int) -> float:
     """Mean pairwise L1 between outputs for 6 random z, over 4 held-out sketches."""
     mcfg = model_config(model, size=64, ngf=16, nef=16, ndf=16)
-    tcfg = small_train(tmp_path, shoes, f"{model}{iters}", iters=iters, lr=1e-3, load_size=64)
+    tcfg = small_train(tmp_path, shoes, f"{model}{iters}_{seed}", iters=iters, lr=1e-3, load_size=64, seed=seed)
     run(mcfg, tcfg)
     trained = build_model(mcfg)
     trained.load_state_dict(load_state(tcfg.out)["model"])
@@ -149,13 +149,20 @@ def diversity_after_training(tmp_path, shoes, model: str, iters: int) -> float:
 def test_bicyclegan_is_diverse_where_pix2pix_noise_collapses(tmp_path, shoes):
     """The paper's headline, measured on short real runs: pix2pix+noise learns to ignore z.
 
-    Seen here: pix2pix 0.032 (40 steps) -> 0.014 (150); BicycleGAN 0.027 at 150 steps.
+    One short GAN run is a noisy draw: another CPU's rounding changes its path as another seed
+    would. Measured over seeds 0-5 (one thread; pix2pix at 40 steps, at 150, BicycleGAN at 150):
+    pix2pix 150/40 = 0.30-0.66 per seed, BicycleGAN/pix2pix = 1.08-3.73 per seed (mean 2.5). A
+    single seed can fail any fixed bound, so the test sums three seeds: over every 3 of those 6
+    seeds the ratios range 0.43-0.59 and 1.65-2.97, and the bounds below (0.75 and 1.25) sit
+    2.5 and 2.3 standard deviations of a 3-seed log ratio (the per-seed spread / sqrt 3) from
+    the mean. Seeds 0-2 with two threads (other rounding) gave the figures in the commit message.
     """
-    pix_early = diversity_after_training(tmp_path, shoes, "pix2pix", 40)
-    pix = diversity_after_training(tmp_path, shoes, "pix2pix", 150)
-    bicycle = diversity_after_training(tmp_path, shoes, "bicyclegan", 150)
-    assert pix < 0.7 * pix_early, (pix_early, pix)
-    assert bicycle > 1.5 * pix, (bicycle, pix)
+    seeds = (0, 1, 2)
+    pix_early = sum(diversity_after_training(tmp_path, shoes, "pix2pix", 40, s) for s in seeds)
+    pix = sum(diversity_after_training(tmp_path, shoes, "pix2pix", 150, s) for s in seeds)
+    bicycle = sum(diversity_after_training(tmp_path, shoes, "bicyclegan", 150, s) for s in seeds)
+    assert pix < 0.75 * pix_early, (pix_early, pix)
+    assert bicycle > 1.25 * pix, (bicycle, pix)
 
 
 def test_release_holds_the_moving_average_and_resume_keeps_it(tmp_path, shoes):
