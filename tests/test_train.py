@@ -155,7 +155,7 @@ def test_bicyclegan_is_diverse_where_pix2pix_noise_collapses(tmp_path, shoes):
     single seed can fail any fixed bound, so the test sums three seeds: over every 3 of those 6
     seeds the ratios range 0.43-0.59 and 1.65-2.97, and the bounds below (0.75 and 1.25) sit
     2.5 and 2.3 standard deviations of a 3-seed log ratio (the per-seed spread / sqrt 3) from
-    the mean. Seeds 0-2 with two threads (other rounding) gave the figures in the commit message.
+    the mean.
     """
     seeds = (0, 1, 2)
     pix_early = sum(diversity_after_training(tmp_path, shoes, "pix2pix", 40, s) for s in seeds)
