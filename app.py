@@ -17,6 +17,7 @@ import random
 
 import gradio as gr
 
+from i2i import hub
 from i2i.models import model_names
 from i2i.studio import training_enabled
 from ui.api import api_edges, api_encode, api_generate, api_generate_latent, api_translate
@@ -26,7 +27,7 @@ from ui.draw_tab import (edges_to_canvas, example_to_canvas, generate_grid, inte
 from ui.inputs import canvas_array, file_input
 from ui.page import COPY, CSS, PAGE_JS, SHOW_PANELS
 from ui.state import DEFAULT_MODEL, EXAMPLES_DIR, MAX_SLIDERS, MODEL_QUEUE, job, store
-from ui.train_tab import dataset_choices, poll_training, propose, start_training, stop_training
+from ui.train_tab import dataset_choices, poll_training, propose, push_run, start_training, stop_training
 
 
 def build_demo() -> gr.Blocks:
@@ -133,6 +134,9 @@ def build_demo() -> gr.Blocks:
                                   type="filepath", elem_id="train_sample")
                 curve = gr.LinePlot(x="step", y="value", color="loss", label="Losses")
             samples_seen = gr.Number(0, label="Sample grids so far", interactive=False, elem_id="samples_seen")
+            with gr.Row(visible=hub.has_token()):  # offered only where a Hugging Face token is configured
+                repo_id = gr.Textbox(label="Hugging Face repo (OWNER/NAME)", elem_id="push_repo")
+                push = gr.Button("Push this run to the Hub", elem_id="push")
             timer = gr.Timer(1.0, active=False)  # polls only while a run goes (start, page load, poll_training)
 
         # -- wiring --
@@ -169,6 +173,7 @@ def build_demo() -> gr.Blocks:
         resume.click(functools.partial(start_training, resume=True), [data, tmodel, size, batch, iters, run_name],
                      [status, timer], api_visibility="private")
         stop.click(stop_training, None, status, api_visibility="private")
+        push.click(push_run, [run_name, repo_id], status, api_visibility="private")
         data.change(propose, data, [size, proposal], api_visibility="private")
         demo.load(lambda: gr.Timer(active=job.running()), None, timer, api_visibility="private")
         timer.tick(poll_training, None, [status, progress, sample, curve, samples_seen, timer], show_progress="hidden",
@@ -203,12 +208,14 @@ demo = build_demo()
 # Model calls wait in one first-come-first-served line (MODEL_QUEUE), one at a time: the forward
 # passes are serialised in the Translator anyway, and a single line keeps latency fair (a lock
 # taken by several worker threads is not FIFO: it let some requests starve under load). Other
-# events (training polls, uploads) run up to 4 at once. Up to 256 wait; none are dropped.
+# events (training polls, uploads) run up to 4 at once. Up to 32 wait; a request beyond that is
+# answered at once with HTTP 503 "Queue is full" (the page shows it as an error) rather than
+# waiting past a time-out.
 # Gradio 6.31 rebuilds a pandas summary of its last 10,000 events after every event, for a
 # monitoring page this app does not enable, at a cost that grows with the events recorded (a
 # server slows down with use). Once per 1,000 events is plenty (read at queue()).
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
-demo.queue(default_concurrency_limit=4, max_size=256)
+demo.queue(default_concurrency_limit=4, max_size=32)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -1,14 +1,21 @@
-"""Load: many concurrent gradio_client clients against a local app (127.0.0.1 only), each making
-a bounded number of grid and slider requests within a time limit. Prints requests done, errors
-and p50/p95/p99 latency, for several client counts side by side.
+"""Load: many concurrent clients against a local app (127.0.0.1 only), each making a bounded
+number of grid and slider requests within a time limit. Prints requests done, errors and
+p50/p95/p99 latency, for several client counts side by side.
 
     python benchmarks/load.py --clients 1 10 50 --requests 10
+    python benchmarks/load.py --clients 200 --requests 2 --client http
+
+Over HTTP, a request the app's queue has no room for is answered at once with 503 ("busy");
+the client waits (1 s, then 2, 4, up to 8 s, each +-50%) and tries again. Busy answers are counted, with
+how fast they came, apart from errors (anything else: a failure, or no answer within
+--request-timeout).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -25,9 +32,15 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class AppUrl(str):
+    """The URL of a running app, with its server's process id (for memory readings)."""
+    pid: int
+
+
 @contextmanager
 def running_app(env: dict[str, str] | None = None, log=subprocess.DEVNULL):
-    """`python app.py` on a free loopback port (127.0.0.1 only); yields its URL, then stops it."""
+    """`python app.py` on a free loopback port (127.0.0.1 only); yields its URL (an AppUrl),
+    then stops it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -45,7 +58,9 @@ def running_app(env: dict[str, str] | None = None, log=subprocess.DEVNULL):
                 time.sleep(1)
         else:
             raise RuntimeError("the app did not start within 180 s")
-        yield f"http://127.0.0.1:{port}/"
+        url = AppUrl(f"http://127.0.0.1:{port}/")
+        url.pid = proc.pid
+        yield url
     finally:
         proc.terminate()
         proc.wait(30)
@@ -62,6 +77,10 @@ def sketch_file() -> str:
     return str(path)
 
 
+class Busy(RuntimeError):
+    """The app's queue is full (HTTP 503): try again in a moment."""
+
+
 class HttpClient:
     """What a browser tab does, without gradio_client's 50 ms polling loops: one session, files
     uploaded once and then referred to by their server path, results read from the SSE stream of
@@ -70,7 +89,9 @@ class HttpClient:
     def __init__(self, url: str):
         import httpx
 
-        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=600)
+        # idle connections are dropped before uvicorn's 5 s keep-alive ends: a request sent on a
+        # connection the server is closing fails ("Server disconnected"); browsers retry those
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=600, limits=httpx.Limits(keepalive_expiry=3))
         self.session = uuid.uuid4().hex  # one session, as a browser tab has
 
     def upload(self, path: str) -> dict:
@@ -79,12 +100,18 @@ class HttpClient:
         r.raise_for_status()
         return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}}
 
-    def call(self, name: str, *data) -> list:
+    def call(self, name: str, *data, timeout: float = 600) -> list:
+        """The result of one API call; Busy if the queue has no room, TimeoutError after `timeout` s."""
+        deadline = time.monotonic() + timeout
         r = self.http.post(f"/gradio_api/call/{name}", json={"data": list(data), "session_hash": self.session})
+        if r.status_code == 503:
+            raise Busy(f"{name}: busy, try again ({r.json().get('detail', r.text)[:80]})")
         r.raise_for_status()
         event = None
         with self.http.stream("GET", f"/gradio_api/call/{name}/{r.json()['event_id']}") as stream:
-            for line in stream.iter_lines():
+            for line in stream.iter_lines():  # the server sends a heartbeat while a call waits
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name}: no answer within {timeout:g} s")
                 if line.startswith("event:"):
                     event = line[6:].strip()
                 elif line.startswith("data:") and event == "error":
@@ -99,17 +126,21 @@ class HttpClient:
         return r.content
 
 
-def load(url: str, clients: int, requests: int, time_limit: float, n: int = 8, client: str = "gradio_client") -> dict:
-    """Each client alternates grid and slider requests; returns counts and latencies (seconds).
+def load(url: str, clients: int, requests: int, time_limit: float, n: int = 8, client: str = "gradio_client",
+         request_timeout: float = 600) -> dict:
+    """Each client alternates grid and slider requests; returns counts and latencies (ms).
 
     client: "gradio_client" (the issue's reference, one gradio_client.Client per simulated user), or
     "http" (HttpClient: the same requests without gradio_client's polling threads, which on a
-    2-core machine take CPU from the server as the number of clients grows).
+    2-core machine take CPU from the server as the number of clients grows). A client told
+    "busy" backs off (1, 2, 4, then 8 s, each +-50%) and tries again; a request's latency runs
+    from its first try.
     """
     from gradio_client import Client, handle_file
 
     path = sketch_file()
     latencies: list[float] = []
+    busy: list[float] = []  # how long each busy answer took
     errors: list[str] = []
     lock = threading.Lock()
     deadline = time.time() + time_limit
@@ -120,32 +151,53 @@ def load(url: str, clients: int, requests: int, time_limit: float, n: int = 8, c
             f = h.upload(path)
 
             def grid(seed):
-                return [h.download(g["image"]) for g in h.call("generate", f, seed, n, "edges2shoes")[0]]
+                return [h.download(g["image"])
+                        for g in h.call("generate", f, seed, n, "edges2shoes", timeout=request_timeout)[0]]
 
             def slider(z):
-                return h.download(h.call("generate_latent", f, z, "edges2shoes")[0])
+                return h.download(h.call("generate_latent", f, z, "edges2shoes", timeout=request_timeout)[0])
         else:
             c, f = Client(url, verbose=False), handle_file(path)
 
+            def predict(*args, api_name):
+                try:
+                    return c.predict(*args, api_name=api_name)
+                except Exception as e:  # gradio_client reports a full queue as an error with Gradio's text
+                    if "Queue is full" in str(e):
+                        raise Busy(f"{api_name}: busy, try again") from e
+                    raise
+
             def grid(seed):
-                return c.predict(f, seed, n, "edges2shoes", api_name="/generate")
+                return predict(f, seed, n, "edges2shoes", api_name="/generate")
 
             def slider(z):
-                return c.predict(f, z, "edges2shoes", api_name="/generate_latent")
+                return predict(f, z, "edges2shoes", api_name="/generate_latent")
         for r in range(requests):
             if time.time() > deadline:
                 return
-            t0 = time.perf_counter()
-            try:
-                if r % 2 == 0:
-                    grid(i * 100 + r)
-                else:
-                    slider([((i + r) % 7 - 3) / 2] * 8)
-                with lock:
-                    latencies.append(time.perf_counter() - t0)
-            except Exception as e:  # counted and reported, never raised
-                with lock:
-                    errors.append(f"{type(e).__name__}: {str(e)[:120]}")
+            t0, tries = time.perf_counter(), 0
+            while True:
+                t_try = time.perf_counter()
+                try:
+                    if r % 2 == 0:
+                        grid(i * 100 + r)
+                    else:
+                        slider([((i + r) % 7 - 3) / 2] * 8)
+                    with lock:
+                        latencies.append(time.perf_counter() - t0)
+                except Busy:
+                    with lock:
+                        busy.append(time.perf_counter() - t_try)
+                    if time.time() < deadline:
+                        time.sleep(min(8, 2 ** tries) * random.uniform(0.5, 1.5))
+                        tries += 1
+                        continue
+                    with lock:
+                        errors.append("Busy until the time limit")
+                except Exception as e:  # counted and reported, never raised
+                    with lock:
+                        errors.append(f"{type(e).__name__}: {str(e)[:120]}")
+                break
 
     threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(clients)]
     t0 = time.time()
@@ -154,9 +206,12 @@ def load(url: str, clients: int, requests: int, time_limit: float, n: int = 8, c
     for t in threads:
         t.join(max(0.0, deadline - time.time()) + 60)
     lat = np.asarray(latencies) * 1000 if latencies else np.zeros(1)
+    busy_ms = np.asarray(busy) * 1000 if busy else np.zeros(1)
     return {"clients": clients, "requests": len(latencies), "errors": len(errors), "first_errors": errors[:3],
             "p50_ms": float(np.percentile(lat, 50)), "p95_ms": float(np.percentile(lat, 95)),
-            "p99_ms": float(np.percentile(lat, 99)), "wall_s": time.time() - t0}
+            "p99_ms": float(np.percentile(lat, 99)), "busy": len(busy),
+            "busy_p95_ms": float(np.percentile(busy_ms, 95)), "busy_max_ms": float(busy_ms.max()),
+            "wall_s": time.time() - t0}
 
 
 def main() -> None:
@@ -166,12 +221,16 @@ def main() -> None:
     p.add_argument("--time-limit", type=float, default=600, help="seconds per client count")
     p.add_argument("--client", choices=("gradio_client", "http"), default="gradio_client",
                    help="how each simulated user talks to the app (see load())")
+    p.add_argument("--request-timeout", type=float, default=120,
+                   help="seconds an HTTP client waits for one answer before counting an error")
     args = p.parse_args()
     with running_app() as url:
         for k in args.clients:
-            r = load(url, k, args.requests, args.time_limit, client=args.client)
+            r = load(url, k, args.requests, args.time_limit, client=args.client, request_timeout=args.request_timeout)
             print(f"{r['clients']:3d} clients: {r['requests']:4d} done, {r['errors']} errors, p50 {r['p50_ms']:7.0f} ms,"
                   f" p95 {r['p95_ms']:7.0f} ms, p99 {r['p99_ms']:7.0f} ms, {r['wall_s']:.0f} s"
+                  + (f"; {r['busy']} busy answers (p95 {r['busy_p95_ms']:.0f} ms, max {r['busy_max_ms']:.0f} ms)"
+                     if r["busy"] else "")
                   + (f"  {r['first_errors']}" if r["errors"] else ""), flush=True)
 
 

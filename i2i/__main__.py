@@ -1,4 +1,4 @@
-"""Command line: python -m i2i {train, generate, encode, evaluate, edges, sheet, export} --help"""
+"""Command line: python -m i2i {train, generate, encode, evaluate, edges, sheet, export, push} --help"""
 from __future__ import annotations
 
 import argparse
@@ -249,6 +249,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    """Stage a run or release (weights, config, card, sample sheet) and upload it to the Hub."""
+    import tempfile
+
+    from .hub import hub_token, stage, upload
+
+    token = None if args.dry_run else hub_token()  # before any slow evaluation
+    evaluation = None
+    if args.data:
+        from .metrics import evaluate
+        evaluation = [evaluate(args.run, args.data, limit=args.limit, reference=args.reference)]
+    out = args.out or tempfile.mkdtemp(prefix="i2i-push-")
+    staged = stage(args.run, out, args.repo_id, evaluation=evaluation)
+    print(f"staged {', '.join(staged.files)} in {staged.folder}")
+    if args.dry_run:
+        return 0
+    print(upload(staged.folder, args.repo_id, token=token, private=args.private))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m i2i", description=(
         "i2i: multimodal image-to-image translation (BicycleGAN and its ablations, pix2pix, CycleGAN)."))
@@ -342,6 +362,20 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--live", action="store_true",
                    help="export the run's live G and E instead of their moving average (to compare the two)")
     x.set_defaults(func=cmd_export)
+
+    u = sub.add_parser("push", help="upload a run or release to the Hugging Face Hub, with a model card",
+                       description="Uploads config.json, model.safetensors (and a continuation), a sample sheet "
+                                   "and a generated model card (README.md) to a model repo. Needs a token with "
+                                   "write access: HF_TOKEN, or a saved `hf auth login`.")
+    u.add_argument("run", help="run folder (train --out) or release folder")
+    u.add_argument("--repo-id", required=True, help="OWNER/NAME of the model repo (created if missing)")
+    u.add_argument("--private", action="store_true", help="create the repo as private")
+    u.add_argument("--data", help="held-out A|B pairs: evaluate the model and put the metrics in the card")
+    u.add_argument("--reference", help="training pairs for evaluate's realism measures (see evaluate)")
+    u.add_argument("--limit", type=int, default=50, help="pairs of --data to evaluate on")
+    u.add_argument("--out", help="staging folder (default: a new temporary folder)")
+    u.add_argument("--dry-run", action="store_true", help="stage and print the folder; upload nothing")
+    u.set_defaults(func=cmd_push)
     return p
 
 
@@ -351,10 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError
     from .data import DataError
     from .distributed import DistributedError
+    from .hub import HubError
     from .images import ImageError
     try:
         return args.func(args)
-    except (ConfigError, CheckpointError, DataError, DistributedError, ImageError, ValueError, FileNotFoundError) as e:
+    except (ConfigError, CheckpointError, DataError, DistributedError, HubError, ImageError, ValueError,
+            FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

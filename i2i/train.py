@@ -33,6 +33,7 @@ from .device import native_bf16, pick_device
 from .edges import augment_sketch, edges_of_photos, normalize_sketch, stroke_width_for
 from .images import from_unit, grid, to_pil, to_unit
 from .models import ModelConfig, build_model, model_config_from_dict
+from .tracking import check_tracker, tracked
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class TrainConfig:
     ema: float = 0.999               # decay of the moving average of G and E kept for release; 0: off
     init_from: Optional[str] = None  # start from a release's continuation weights (see checkpoint.save_continuation)
     dist_timeout: float = 600.0      # seconds a rank waits for the others (torchrun) before the run ends with an error
+    log: Optional[str] = None        # also send losses and sample grids to "tensorboard" or "trackio" (tracking.py)
 
 
 @dataclass
@@ -82,7 +84,7 @@ class Event:
     message: str = ""
 
 
-RESUME_OVERRIDES = ("iters", "checkpoint_every", "sample_every", "log_every", "device", "out", "dist_timeout")
+RESUME_OVERRIDES = ("iters", "checkpoint_every", "sample_every", "log_every", "device", "out", "dist_timeout", "log")
 
 
 def resume_configs(out: str | Path, overrides: dict[str, Any] | None = None, *,
@@ -226,23 +228,28 @@ def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
 
     Under torchrun (RANK, WORLD_SIZE in the environment) every process calls this and trains on
     its shard of a global batch of tcfg.batch_size x WORLD_SIZE; without it, one process.
-    resume, stop: as in _train.
-    """
-    try:
-        yield from _train(mcfg, tcfg, resume=resume, stop=stop)
-    finally:
-        distributed.close()
-
-
-def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool = False,
-           stop: threading.Event | None = None) -> Iterator[Event]:
-    """The loop itself.
-
     resume: continue from tcfg.out/train_state.pt (weights, optimisers, schedulers, step,
     image pools), with the configs resume_configs gives: the saved ones, but for tcfg's fields
     in RESUME_OVERRIDES (to lengthen a run, or report more often); mcfg may be None.
     stop: set it from another thread to end the run cleanly after a checkpoint.
+    With tcfg.log, rank 0 also sends the events to TensorBoard or trackio (tracking.py).
     """
+    check_tracker(tcfg.log)  # an unknown tracker or a missing package fails before any work
+    events = _train(mcfg, tcfg, resume=resume, stop=stop)
+    if tcfg.log is not None and distributed.world_from_env().main:
+        events = tracked(events, tcfg.log, Path(tcfg.out))
+    return _closing_process_group(events)
+
+
+def _closing_process_group(events: Iterator[Event]) -> Iterator[Event]:
+    """The events, then the process group ended (torchrun), however the run stops."""
+    try:
+        yield from events
+    finally:
+        distributed.close()
+
+
+def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool, stop: threading.Event | None) -> Iterator[Event]:
     out = Path(tcfg.out)
     state = None
     if resume:

@@ -30,6 +30,11 @@ def release(tmp_path):
     return tmp_path / "rel", cfg, modules
 
 
+# How far a seed's image (in [-1, 1]) may move with the batch it runs in: 1/80 of a grey level
+# (2/255), over 10x what was measured, far below what any bug in seeding would give.
+BATCH_TOLERANCE = 1e-4
+
+
 def sketch(size=200) -> Image.Image:
     img = Image.new("RGB", (size, size // 2 + 20), "white")
     a = np.asarray(img).copy()
@@ -47,7 +52,6 @@ def test_round_trip_gives_identical_outputs(release):
         direct = modules["G"].eval()(x.expand(2, -1, -1, -1), z)
     ours = t._forward(x.expand(2, -1, -1, -1), z)
     assert torch.equal(direct, ours)
-    assert t.generate(sketch(), seeds=[0, 1])[1].tobytes() == t.generate(sketch(), seeds=[1])[0].tobytes()
 
 
 def test_fp16_release_is_close(release, tmp_path):
@@ -59,12 +63,33 @@ def test_fp16_release_is_close(release, tmp_path):
     assert np.abs(a - b).mean() < 2.0
 
 
-def test_seeds_any_input_mode_and_batching(release):
+@pytest.mark.parametrize("engine", ["fp32", "onnx"])
+def test_a_seed_gives_the_same_image_alone_or_in_any_batch(release, engine):
+    """The claim infer.py makes, at the level it makes it: a seed's z is the same bit for bit, a
+    repeated call gives the same bytes, and the image of a seed alone or at any place in a batch
+    of any size agrees to BATCH_TOLERANCE (CPU kernels sum in another order for another batch
+    size: measured up to 7e-6 here over 3 weight draws, batches of 2-16, both engines, i.e. at
+    most one grey level in ~1 of 10,000 bytes)."""
+    t = Translator.load(release[0], engine=engine)
+    x = t.prepare(sketch())
+    seeds = [5, 2, 9, 0, 7, 3, 1, 4, 8, 6, 11, 10]
+    batched = t.forward(x.expand(len(seeds), -1, -1, -1), t.latents(seeds=seeds))
+    assert torch.equal(t.latents(seeds=[2])[0], t.latents(seeds=seeds)[1]), "a seed's z depends on nothing else"
+    assert torch.equal(batched, t.forward(x.expand(len(seeds), -1, -1, -1), t.latents(seeds=seeds)))
+    for i, s in enumerate(seeds):
+        alone = t.forward(x, t.latents(seeds=[s]))[0]
+        assert (alone - batched[i]).abs().max() <= BATCH_TOLERANCE, f"seed {s}, place {i} of {len(seeds)}"
+    grid = t.generate(sketch(), seeds=range(4))
+    for s in (0, 2, 3):
+        one = np.asarray(t.generate(sketch(), seeds=[s])[0], dtype=int)
+        assert np.abs(one - np.asarray(grid[s], dtype=int)).max() <= 1, "one grey level at most"
+
+
+def test_seeds_and_any_input_mode(release):
     t = Translator.load(release[0], engine="fp32")
     out = t.generate(sketch(), seeds=range(4))
     assert len(out) == 4 and out[0].size == (64, 64) and out[0].mode == "RGB"
     assert len({o.tobytes() for o in out}) == 4, "different seeds must give different images"
-    assert t.generate(sketch(), seeds=[2])[0].tobytes() == out[2].tobytes(), "same seed, same image"
     for img in (sketch().convert("RGBA"), sketch().convert("L"), np.asarray(sketch()), sketch(512)):
         assert t.generate(img, seeds=[0])[0].size == (64, 64)
 

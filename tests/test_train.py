@@ -132,10 +132,10 @@ def test_odd_batch_for_bicyclegan_is_a_clear_error(tmp_path, shoes):
         run(model_config("bicyclegan", size=64, **TINY), dataclasses.replace(small_train(tmp_path, shoes, iters=1), batch_size=3))
 
 
-def diversity_after_training(tmp_path, shoes, model: str, iters: int) -> float:
+def diversity_after_training(tmp_path, shoes, model: str, iters: int, seed: int) -> float:
     """Mean pairwise L1 between outputs for 6 random z, over 4 held-out sketches."""
     mcfg = model_config(model, size=64, ngf=16, nef=16, ndf=16)
-    tcfg = small_train(tmp_path, shoes, f"{model}{iters}", iters=iters, lr=1e-3, load_size=64)
+    tcfg = small_train(tmp_path, shoes, f"{model}{iters}_{seed}", iters=iters, lr=1e-3, load_size=64, seed=seed)
     run(mcfg, tcfg)
     trained = build_model(mcfg)
     trained.load_state_dict(load_state(tcfg.out)["model"])
@@ -149,13 +149,20 @@ def diversity_after_training(tmp_path, shoes, model: str, iters: int) -> float:
 def test_bicyclegan_is_diverse_where_pix2pix_noise_collapses(tmp_path, shoes):
     """The paper's headline, measured on short real runs: pix2pix+noise learns to ignore z.
 
-    Seen here: pix2pix 0.032 (40 steps) -> 0.014 (150); BicycleGAN 0.027 at 150 steps.
+    One short GAN run is a noisy draw: another CPU's rounding changes its path as another seed
+    would. Measured over seeds 0-5 (one thread; pix2pix at 40 steps, at 150, BicycleGAN at 150):
+    pix2pix 150/40 = 0.30-0.66 per seed, BicycleGAN/pix2pix = 1.08-3.73 per seed (mean 2.5). A
+    single seed can fail any fixed bound, so the test sums three seeds: over every 3 of those 6
+    seeds the ratios range 0.43-0.59 and 1.65-2.97, and the bounds below (0.75 and 1.25) sit
+    2.5 and 2.3 standard deviations of a 3-seed log ratio (the per-seed spread / sqrt 3) from
+    the mean.
     """
-    pix_early = diversity_after_training(tmp_path, shoes, "pix2pix", 40)
-    pix = diversity_after_training(tmp_path, shoes, "pix2pix", 150)
-    bicycle = diversity_after_training(tmp_path, shoes, "bicyclegan", 150)
-    assert pix < 0.7 * pix_early, (pix_early, pix)
-    assert bicycle > 1.5 * pix, (bicycle, pix)
+    seeds = (0, 1, 2)
+    pix_early = sum(diversity_after_training(tmp_path, shoes, "pix2pix", 40, s) for s in seeds)
+    pix = sum(diversity_after_training(tmp_path, shoes, "pix2pix", 150, s) for s in seeds)
+    bicycle = sum(diversity_after_training(tmp_path, shoes, "bicyclegan", 150, s) for s in seeds)
+    assert pix < 0.75 * pix_early, (pix_early, pix)
+    assert bicycle > 1.25 * pix, (bicycle, pix)
 
 
 def test_release_holds_the_moving_average_and_resume_keeps_it(tmp_path, shoes):
@@ -245,3 +252,28 @@ def test_device_training_script_runs_on_the_cpu(tmp_path):
     release = tmp_path / "out" / "edges2shoes"
     assert json.loads((release / "continue.json").read_text())["step"] == step + 2
     assert {"model.safetensors", "config.json", "continue.safetensors", "device_log.jsonl"} <= {p.name for p in release.iterdir()}
+
+
+def test_tensorboard_gets_the_logged_losses_and_sample_grids(tmp_path, shoes):
+    pytest.importorskip("tensorboard", reason="the optional tracker extra is not installed "
+                                              "(pip install -r requirements-extras.txt)")
+    import json
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    tcfg = small_train(tmp_path, shoes, iters=4, log="tensorboard")
+    tcfg = dataclasses.replace(tcfg, sample_every=2)
+    part = dataclasses.replace(tcfg, iters=2)
+    run(model_config("bicyclegan", size=64, **TINY), part)
+    run(model_config("bicyclegan", size=64, **TINY), tcfg, resume=True)  # a resumed run appends
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    g_l1 = [(e.step, e.value) for e in events.Scalars("G_L1")]
+    assert [s for s, _ in g_l1] == [1, 2, 3, 4]
+    assert all(abs(v - row["G_L1"]) < 1e-5 for (_, v), row in zip(g_l1, logged))
+    assert [e.step for e in events.Images("samples")] == [2, 4]
+    assert "config/text_summary" in events.Tags()["tensors"]
+
+
+def test_unknown_tracker_is_an_error_before_any_work(tmp_path, shoes):
+    with pytest.raises(ValueError, match="tensorboard, trackio"):
+        train(model_config("bicyclegan", size=64, **TINY), small_train(tmp_path, shoes, iters=1, log="wandb"))
+    assert not (tmp_path / "run").exists()

@@ -6,6 +6,7 @@ import logging
 
 import gradio as gr
 
+from i2i import hub
 from i2i.checkpoint import CheckpointError
 from i2i.config import ConfigError
 from i2i.data import DataError
@@ -24,7 +25,7 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except (ImageError, LatentError, CheckpointError, DataError, PathError, ConfigError) as e:
+        except (ImageError, LatentError, CheckpointError, DataError, PathError, ConfigError, hub.HubError) as e:
             raise gr.Error(str(e)) from None
         except (ValueError, RuntimeError, OSError) as e:
             log.exception("request failed")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from i2i import hub
 from i2i.data import DataError
 from i2i.models import model_config
 from i2i.recipe import propose_recipe
@@ -59,6 +60,16 @@ def propose(data):
     except (PathError, DataError) as e:
         return gr.skip(), str(e)
     return recipe.size, f"Proposed from the images: {recipe.summary()}."
+
+
+@user_errors
+def push_run(name, repo_id):
+    """Upload runs/<name> (its release, a generated card, the latest sample grid) to the Hub."""
+    name = (name or "").strip()
+    out = RUNS / name
+    if not name.replace("-", "").replace("_", "").isalnum() or not (out / "model.safetensors").is_file():
+        raise gr.Error(f"runs/{name} holds no trained model yet: start a run and let it write a checkpoint")
+    return f"uploaded runs/{name}: {hub.push(out, (repo_id or '').strip())}"
 
 
 def stop_training():
