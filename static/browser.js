@@ -10,7 +10,7 @@ let ortModule = null;
 
 /** Load the runtime and the model, measure them, and hook them into the page's `i2i` object.
  * Any failure leaves the page on the server path with the reason in the status line. */
-export async function start(i2i, spec) {
+export async function start(i2i, spec, options = {}) {
   const t0 = performance.now();
   let engine;
   try {
@@ -22,7 +22,7 @@ export async function start(i2i, spec) {
     const response = await fetch(abs(spec.model));
     if (!response.ok) throw new Error(`the model file answered ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
-    engine = await loadEngine(ortModule, bytes, spec.config);
+    engine = await loadEngine(ortModule, bytes, spec.config, options);
   } catch (e) {
     i2i.status(`Drawing on the server (${String(e.message || e).slice(0, 120)})`);
     return;
@@ -48,7 +48,7 @@ export async function start(i2i, spec) {
       try {
         const pixels = await capture();
         const { x, mask, ink } = prepareSketch(pixels.data, pixels.width, pixels.height, size);
-        if (ink < 10) clear(); else paint(toRGBA(await engine.render(x, z), channels, size, mask), size);
+        if (ink < 10) clear(); else paint(toRGBA(await i2i.engine.render(x, z), channels, size, mask), size);
         i2i.frames.push({ start: t, end: performance.now() });
       } catch (e) {
         running = false;
@@ -58,8 +58,8 @@ export async function start(i2i, spec) {
     running = false;
   };
   i2i.engine = {
-    stroke: () => fitChecked() && (draw({ z: sliderZ(nz), t: performance.now() }), true),
-    slider: (z) => fitChecked() && (draw({ z: z.slice(0, nz), t: performance.now() }), true),
+    stroke: () => fitChecked() && (draw({ z: sliderZ(nz), t: i2i.inputAt ?? performance.now() }), true),
+    slider: (z) => fitChecked() && (draw({ z: z.slice(0, nz), t: i2i.inputAt ?? performance.now() }), true),
     render: engine.render,
   };
   i2i.loadMs = loadMs;

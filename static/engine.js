@@ -18,6 +18,7 @@ export const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return 
  * the page should stay on the server (no WebAssembly, a load failure, too slow here).
  * Returns {render(x, z) -> Promise<Float32Array (output_nc*size*size)>, probeMs, loadMs}. */
 export async function loadEngine(ort, bytes, model, { now = () => performance.now(), budgetMs = FAST_ENOUGH_MS } = {}) {
+  // budgetMs: Infinity skips the rule (the page's ?engine=browser)
   if (typeof WebAssembly !== "object") throw new EngineRefused("this browser has no WebAssembly");
   if (bytes.byteLength > MAX_MODEL_BYTES) throw new EngineRefused(`model file too large (${(bytes.byteLength / 1e6).toFixed(0)} MB)`);
   const t0 = now();

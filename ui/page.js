@@ -28,7 +28,7 @@
   };
   i2i.strokeEnd = () => (i2i.engine && i2i.engine.stroke()) || i2i.serverRedraw();
   // slider steps (their events run only in the page): here, or the server's #slider_redraw
-  i2i.slider = (z) => (i2i.engine && i2i.engine.slider(z)) || document.querySelector('#slider_redraw')?.click();
+  i2i.slider = (z) => (i2i.inputAt = performance.now(), i2i.engine && i2i.engine.slider(z)) || document.querySelector('#slider_redraw')?.click();
   // a z set by the server (a seed picked, random z, style from a photo): drawn here too
   i2i.zSet = (z) => i2i.engine && i2i.engine.slider(z);
   // the model's in-browser engine (ui/web_engine.py's spec), or null: the server path
@@ -37,17 +37,23 @@
     i2i.spec = spec;
     document.querySelector('#latent_out')?.classList.remove('page-engine');
     if (!spec) { i2i.status('Drawing on the server'); return; }
+    // ?engine=server keeps the page on the server; ?engine=browser skips the speed rule (tests, benchmarks)
+    const asked = new URLSearchParams(location.search).get('engine');
+    if (asked === 'server') { i2i.status('Drawing on the server (asked for in the address)'); return; }
     i2i.status('Drawing on the server (loading the in-browser engine…)');
     import(new URL(spec.static + 'browser.js', document.baseURI).href)
-      .then((m) => m.start(i2i, spec))
+      .then((m) => m.start(i2i, spec, asked === 'browser' ? { budgetMs: Infinity } : {}))
       .catch((e) => i2i.status(`Drawing on the server (${String(e.message || e).slice(0, 120)})`));
   };
 
   let pending = null;
   const stroke = (e) => {
     if (!e.target.closest || !e.target.closest('#sketch')) return;
+    i2i.inputAt = performance.now();  // when the stroke ended: what the redraw is timed from
     clearTimeout(pending);
-    pending = setTimeout(i2i.strokeEnd, 50);  // one redraw for a double click on undo
+    // the server path waits a moment (a double click on undo sends one drawing); the page's engine
+    // draws only the latest request anyway
+    pending = setTimeout(i2i.strokeEnd, i2i.engine ? 0 : 50);
   };
   document.addEventListener('pointerup', stroke, true);
   document.addEventListener('keyup', stroke, true);
