@@ -27,7 +27,7 @@ from ui.inputs import canvas_array, file_input
 from ui.page import COPY, CSS, PAGE_JS, SERVER_DONE, SET_MODEL, SHOW_PANELS, SLIDER, Z_SET
 from ui.web_engine import serve_static, web_spec
 from ui.state import DEFAULT_MODEL, EXAMPLES_DIR, MAX_SLIDERS, MODEL_QUEUE, job, store
-from ui.train_tab import dataset_choices, poll_training, propose, start_training, stop_training
+from ui.train_tab import dataset_choices, default_dataset, poll_training, propose, start_training, stop_training
 
 
 def build_demo() -> gr.Blocks:
@@ -122,8 +122,9 @@ def build_demo() -> gr.Blocks:
             gr.Markdown("Runs the same training loop as `python -m i2i train`, in the background; "
                         "generation keeps working. Finished runs appear in the Draw tab as `runs/<name>`.")
             with gr.Row():
-                data = gr.Dropdown(dataset_choices(), label="Dataset folder", allow_custom_value=True,
-                                   elem_id="train_data")
+                datasets = dataset_choices()
+                data = gr.Dropdown(datasets, value=default_dataset(datasets), label="Dataset folder",
+                                   allow_custom_value=True, elem_id="train_data")
                 tmodel = gr.Dropdown(model_names(), value="bicyclegan", label="Model")
                 size = gr.Dropdown([64, 128, 256], value=64, label="Size", elem_id="train_size")
             proposal = gr.Markdown(elem_id="train_proposal")

@@ -257,9 +257,13 @@ def test_browser_draw_generate_drag(app):
         requests.clear()
         canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
         draw(page, canvas.bounding_box(), [(0.3, 0.6), (0.5, 0.6)])
-        page.wait_for_timeout(3000)
-        urls = [url for _, url in requests]
-        assert [url for url in urls if "/upload" in url] and [url for url in urls if "/queue/join" in url]
+        for _ in range(60):  # the drawing, then its redraw (a busy host takes seconds)
+            urls = [url for _, url in requests]
+            if [url for url in urls if "/upload" in url] and [url for url in urls if "/queue/join" in url]:
+                break
+            page.wait_for_timeout(500)
+        else:
+            pytest.fail(f"the stroke sent no drawing and no redraw: {urls}")
         browser.close()
 
 
@@ -294,7 +298,25 @@ def test_browser_output_follows_the_pen_on_the_server(app):
         requests = _app_requests(page, app["url"])
         page.wait_for_timeout(3000)
         assert requests == [], requests
+        _check_layout(page)
         browser.close()
+
+
+def _check_layout(page) -> None:
+    """The live output is the largest image, beside the canvas on a wide screen and under it on a
+    phone, at least as large as the canvas; nothing is wider than the screen. Screenshots of both."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in (1400, 390):
+        page.set_viewport_size({"width": width, "height": 1600})
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / f"draw_{width}.png"), full_page=True)
+        out, pad = page.locator("#latent_out img").bounding_box(), page.locator("#sketch").bounding_box()
+        assert out["width"] >= 0.95 * pad["width"] and out["height"] >= 0.9 * pad["height"] - 50, (out, pad)
+        if width == 1400:
+            assert out["x"] > pad["x"] + pad["width"] - 1 and abs(out["y"] - pad["y"]) < 60, (out, pad)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width + 1
+        label = page.locator("#sketch label, #sketch [data-testid=block-label]").first
+        assert "Draw" in label.inner_text()
 
 
 def _pixels(page, selector: str) -> np.ndarray:
