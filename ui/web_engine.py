@@ -9,6 +9,8 @@ decides by measuring whether it is fast enough (static/engine.js).
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
 from pathlib import Path
 
 import gradio as gr
@@ -31,8 +33,16 @@ def file_url(path: Path) -> str:
 
 
 def serve_static() -> bool:
-    """Serve static/ and onnxruntime-web's files; False when `npm ci` has not been run."""
+    """Serve static/ and onnxruntime-web's files; False when they are missing and cannot be installed.
+
+    A Space builds from requirements.txt and packages.txt (Node.js) only, never `npm ci`: where
+    the runtime is missing and npm is there, it is installed here, once (package-lock.json pins it).
+    """
     gr.set_static_paths([STATIC])
+    if not all((ORT / f).is_file() for f in ORT_FILES) and shutil.which("npm"):
+        log.info("installing onnxruntime-web (npm ci)")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=ROOT, timeout=300,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     if not all((ORT / f).is_file() for f in ORT_FILES):
         log.warning("onnxruntime-web is not installed (run `npm ci`): the page draws on the server only")
         return False
