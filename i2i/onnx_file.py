@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from .checkpoint import WEIGHTS_FILE, CheckpointError, atomic_write, load_into, load_release, resolve
-from .config import ModelConfig, to_dict
+from .config import to_dict
+from .models import ModelConfig
 
 ONNX_FILE = "generator.onnx"
 CONFIG_KEY, WEIGHTS_KEY = "i2i.config", "i2i.weights_sha256"
@@ -38,9 +39,9 @@ def export_generator(G: nn.Module, cfg: ModelConfig, *, half: bool = False,
     them to fp32 once at load, so it still computes in fp32: half the download, same image when
     the release is itself fp16).
 
-    The TorchScript-based exporter (dynamo=False): about 1 s for the 256 px U-Net on 2 cores
-    against 10 s for the dynamo exporter, which also needs onnxscript. Only generators with a z
-    (the U-Nets, whose input size the release fixes); CycleGAN's ResNet takes any size.
+    The TorchScript-based exporter (dynamo=False): several times quicker than the dynamo exporter,
+    which also needs onnxscript (a model loads while a user waits). Only generators with a z (the
+    U-Nets, whose input size the release fixes); CycleGAN's ResNet takes any size.
     """
     if not cfg.uses_z:
         raise OnnxFileError(f"{cfg.model}: only the U-Net generators with a latent code export to ONNX")
