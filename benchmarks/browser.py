@@ -128,8 +128,9 @@ def server_strokes(browser, url: str, steps: int) -> list[float]:
 def page_engine(browser, url: str, steps: int) -> dict:
     """The in-browser engine (?engine=browser: the speed rule skipped, to measure it anyway)."""
     page = open_app(browser, url + "?engine=browser")
-    page.wait_for_function("() => (document.querySelector('#engine_status')?.textContent || '')"
-                           ".match(/in your browser|on the server \\(/)", timeout=300_000)
+    page.wait_for_function("() => { const s = document.querySelector('#engine_status')?.textContent || '';"
+                           " return s.includes('in your browser') || (s.includes('(') && !s.includes('loading')); }",
+                           timeout=300_000)
     status = page.evaluate("() => document.querySelector('#engine_status').textContent")
     if "in your browser" not in status:
         page.close()
@@ -206,6 +207,7 @@ def main() -> None:
                    help="of those, real Chromium pages drawing in the browser (each runs the model: a few only "
                         "on a small machine)")
     p.add_argument("--skip-load", action="store_true")
+    p.add_argument("--skip-server", action="store_true", help="skip the server path's stroke figure")
     args = p.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from playwright.sync_api import sync_playwright
@@ -214,7 +216,9 @@ def main() -> None:
 
     with running_app() as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        print(f"server path, stroke end -> new image: {stats(server_strokes(browser, url, args.steps))}", flush=True)
+        if not args.skip_server:
+            print(f"server path, stroke end -> new image: {stats(server_strokes(browser, url, args.steps))}",
+                  flush=True)
         r = page_engine(browser, url, args.steps)
         print(f"in-browser engine: {r['status']}")
         if "stroke" in r:
