@@ -7,10 +7,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: app test bench
 
-$(STAMP): requirements.txt requirements-dev.txt
+# node_modules: onnxruntime-web, which the app serves to the page (the generator in the browser);
+# without npm the app still runs, on the server path only.
+$(STAMP): requirements.txt requirements-dev.txt package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	if command -v npm >/dev/null; then npm ci --no-audit --no-fund --ignore-scripts; \
+		else echo "npm not found: the app will draw on the server only (install Node.js for the in-browser engine)"; fi
 	touch $(STAMP)
 
 app: $(STAMP)

@@ -22,15 +22,18 @@ from i2i.models import model_names
 from i2i.studio import training_enabled
 from ui.api import api_edges, api_encode, api_generate, api_generate_latent, api_translate
 from ui.draw_tab import (edges_to_canvas, example_to_canvas, generate_grid, interpolate_strip, model_changed,
-                         photo_to_canvas, refresh_models, render_latent, select_seed, set_z, style_from_photo,
-                         translate_image)
+                         photo_to_canvas, redraw_latent, refresh_models, render_latent, select_seed, set_z,
+                         style_from_photo, translate_image)
 from ui.inputs import canvas_array, file_input
-from ui.page import COPY, CSS, PAGE_JS, SHOW_PANELS
+from ui.page import COPY, CSS, PAGE_JS, SERVER_DONE, SET_MODEL, SHOW_PANELS, SLIDER, Z_SET
+from ui.web_engine import serve_static, web_spec
 from ui.state import DEFAULT_MODEL, EXAMPLES_DIR, MAX_SLIDERS, MODEL_QUEUE, job, store
-from ui.train_tab import dataset_choices, poll_training, propose, push_run, start_training, stop_training
+from ui.train_tab import (dataset_choices, default_dataset, poll_training, propose, push_run, start_training,
+                          stop_training)
 
 
 def build_demo() -> gr.Blocks:
+    ort_served = serve_static()
     names = store.names()
     default = DEFAULT_MODEL if DEFAULT_MODEL in names else (names[0] if names else None)
     examples = [str(p) for p in sorted(EXAMPLES_DIR.glob("*_AB.jpg"), key=lambda p: int(p.stem.split("_")[0]))[:8]] \
@@ -55,17 +58,19 @@ def build_demo() -> gr.Blocks:
                     t_go = gr.Button("Translate", variant="primary", elem_id="translate")
                 t_out = gr.Image(label="Output", format="png", interactive=False, elem_id="translate_out")
             with gr.Row() as draw_box:
-                with gr.Column(scale=1):
+                with gr.Column(scale=1, min_width=300):
                     sketch = gr.Sketchpad(
-                        label="Draw here (black pen; eraser and undo in the toolbar)", type="numpy", image_mode="L",
-                        canvas_size=(512, 512), elem_id="sketch", height=560,
-                        brush=gr.Brush(default_size=2, colors=["#000000"], color_mode="fixed"))  # a radius: 4 px lines, HED-like
+                        label="Draw", type="numpy", image_mode="L", canvas_size=(512, 512), elem_id="sketch",
+                        height=560, brush=gr.Brush(default_size=2, colors=["#000000"], color_mode="fixed"))  # a radius: 4 px lines, HED-like
                     canvas_copy = gr.Sketchpad(visible=False, type="numpy", image_mode="L")  # see ui/page.py
                     sync_drawing = gr.Button(visible="hidden", elem_id="sync_drawing")  # pressed by ui/page.js
+                    slider_redraw = gr.Button(visible="hidden", elem_id="slider_redraw")  # pressed by ui/page.js
                     # browser-only copies between the canvas and its server-side stand-in
                     to_copy = dict(fn=None, inputs=sketch, outputs=canvas_copy, js=COPY, api_visibility="private")
                     to_sketch = dict(fn=None, inputs=canvas_copy, outputs=sketch, js=COPY, api_visibility="private")
-                    fit = gr.Checkbox(True, label="Centre and scale my drawing; white paper around it")
+                    gr.Markdown("Black pen; eraser, undo and clear are in the canvas's toolbars. The output "
+                                "redraws when a stroke ends.", elem_classes="hint")
+                    fit = gr.Checkbox(True, label="Centre and scale my drawing; white paper around it", elem_id="fit")
                     with gr.Accordion("Start from an image", open=False):
                         edge_upload = file_input("An edge map", elem_id="edge_upload")
                         photo_upload = file_input("A photo (turned into edges)", elem_id="photo_upload")
@@ -74,34 +79,39 @@ def build_demo() -> gr.Blocks:
                             gr.Examples(examples=[[e] for e in examples], inputs=[ex], label="Validation sketches")
                             ex.change(example_to_canvas, ex, [canvas_copy, drawing],
                                       api_visibility="private").then(**to_sketch)
-                with gr.Column(scale=1):
-                    with gr.Row():
-                        n = gr.Slider(1, 16, value=8, step=1, label="Images")
-                        seed = gr.Number(0, label="First seed", precision=0)
-                    with gr.Row():
-                        go = gr.Button("Generate", variant="primary", elem_id="generate")
-                        new_seeds = gr.Button("New seeds")
-                    gallery = gr.Gallery(label="Seed grid (click one to load its z)", columns=4, format="png",
-                                         elem_id="grid", object_fit="contain", allow_preview=False)
+                with gr.Column(scale=1, min_width=300):
+                    latent_out = gr.Image(label="Output for this z", format="png", elem_id="latent_out",
+                                          interactive=False, height=560)
+                    engine_status = gr.Markdown("Drawing on the server", elem_id="engine_status")
+                    web_model = gr.JSON(visible=False)  # web_spec: where the page finds the model's ONNX file
+                    ztext = gr.Textbox(label="Current z (copyable)", buttons=["copy"], elem_classes="zbox",
+                                       interactive=False)
             with gr.Group(visible=True) as latent_box:
                 with gr.Row():
-                    with gr.Column(scale=2):
+                    with gr.Column(scale=1, min_width=300):
                         sliders = []
                         for row in range(MAX_SLIDERS // 2):
                             with gr.Row():
                                 sliders += [gr.Slider(-3, 3, value=0, step=0.05, label=f"z[{i}]", visible=i < 8,
-                                                      elem_id=f"z{i}") for i in (2 * row, 2 * row + 1)]
+                                                      elem_id=f"z{i}", min_width=140) for i in (2 * row, 2 * row + 1)]
                         with gr.Row():
                             randomise = gr.Button("Random z")
                             zero = gr.Button("z = 0")
-                        ztext = gr.Textbox(label="Current z (copyable)", buttons=["copy"], elem_classes="zbox",
-                                           interactive=False)
-                    with gr.Column(scale=1):
-                        latent_out = gr.Image(label="Output for this z", format="png", elem_id="latent_out",
-                                              interactive=False)
+                    with gr.Column(scale=1, min_width=300):
+                        with gr.Row():
+                            n = gr.Slider(1, 16, value=8, step=1, label="Images")
+                            seed = gr.Number(0, label="First seed", precision=0)
+                        with gr.Row():
+                            go = gr.Button("Generate", variant="primary", elem_id="generate")
+                            new_seeds = gr.Button("New seeds")
+                        gallery = gr.Gallery(label="Seed grid (click one to load its z)", columns=4, format="png",
+                                             elem_id="grid", object_fit="contain", allow_preview=False)
             with gr.Accordion("Style from a photo, interpolation", open=False, visible=True) as extras:
                 with gr.Row():
-                    style_photo = file_input("A photo whose style to copy (encoded by E)")
+                    with gr.Column():
+                        style_photo = file_input("A photo whose style to copy (encoded by E)")
+                        style_preview = gr.Image(label="Its style", height=160, interactive=False,
+                                                 elem_id="style_preview")
                     with gr.Column():
                         seed_b = gr.Number(1, label="Interpolate from the current z to seed…", precision=0)
                         photo_b = file_input("…or to this photo's z")
@@ -114,8 +124,9 @@ def build_demo() -> gr.Blocks:
             gr.Markdown("Runs the same training loop as `python -m i2i train`, in the background; "
                         "generation keeps working. Finished runs appear in the Draw tab as `runs/<name>`.")
             with gr.Row():
-                data = gr.Dropdown(dataset_choices(), label="Dataset folder", allow_custom_value=True,
-                                   elem_id="train_data")
+                datasets = dataset_choices()
+                data = gr.Dropdown(datasets, value=default_dataset(datasets), label="Dataset folder",
+                                   allow_custom_value=True, elem_id="train_data")
                 tmodel = gr.Dropdown(model_names(), value="bicyclegan", label="Model")
                 size = gr.Dropdown([64, 128, 256], value=64, label="Size", elem_id="train_size")
             proposal = gr.Markdown(elem_id="train_proposal")
@@ -144,27 +155,39 @@ def build_demo() -> gr.Blocks:
         panel_boxes = [draw_box, translate_box, latent_box, extras]
         for trigger in (model.change, demo.load):
             trigger(model_changed, model, [panels, model_info, *sliders], api_visibility="private").then(
-                None, panels, panel_boxes, js=SHOW_PANELS, api_visibility="private")
+                None, panels, panel_boxes, js=SHOW_PANELS, api_visibility="private").then(
+                functools.partial(web_spec, ort_served=ort_served), model, web_model, api_visibility="private").then(
+                None, web_model, None, js=SET_MODEL, api_visibility="private")
         ui_model = dict(api_visibility="private", **MODEL_QUEUE)  # UI-only events that run a network
+        # a stroke's end on the server path (ui/page.js): the drawing, then the output for the current z
         sync_drawing.click(**to_copy, trigger_mode="always_last").then(
-            canvas_array, canvas_copy, drawing, show_progress="hidden", api_visibility="private")
+            canvas_array, canvas_copy, drawing, show_progress="hidden", api_visibility="private").then(
+            redraw_latent, [drawing, model, fit, *sliders], [latent_out, ztext], show_progress="hidden",
+            **ui_model).then(None, js=SERVER_DONE, api_visibility="private")
         grid = dict(fn=generate_grid, inputs=[canvas_copy, seed, n, model, fit], outputs=[gallery, seeds_state, drawing],
                     **ui_model)
         go.click(**to_copy).then(**grid)
         new_seeds.click(lambda: random.randrange(100_000), None, seed, api_visibility="private").then(
             **to_copy).then(**grid)
         # the latent events read `drawing`, not the canvas (see canvas_array)
-        gallery.select(select_seed, [seeds_state, model, drawing, fit], [latent_out, ztext, *sliders], **ui_model)
-        for s in sliders:  # live while dragging; a fast drag keeps only the latest request
-            s.input(render_latent, [drawing, model, fit, *sliders], [latent_out, ztext], trigger_mode="always_last",
-                    show_progress="hidden", **ui_model)
+        # a z the server sets is drawn again by the in-browser engine, when it runs (ui/page.js)
+        z_set = dict(fn=None, inputs=sliders, js=Z_SET, api_visibility="private")
+        gallery.select(select_seed, [seeds_state, model, drawing, fit], [latent_out, ztext, *sliders],
+                       **ui_model).then(**z_set)
+        for s in sliders:  # live while dragging: in the page, or the server's slider_redraw (ui/page.js)
+            s.input(None, sliders, None, js=SLIDER, api_visibility="private")
+        # a fast drag keeps only the latest request
+        slider_redraw.click(render_latent, [drawing, model, fit, *sliders], [latent_out, ztext],
+                            trigger_mode="always_last", show_progress="hidden", **ui_model)
         randomise.click(functools.partial(set_z, "random"), [model, drawing, fit], [latent_out, ztext, *sliders],
-                        **ui_model)
-        zero.click(functools.partial(set_z, "zero"), [model, drawing, fit], [latent_out, ztext, *sliders], **ui_model)
-        style_photo.upload(style_from_photo, [style_photo, model, drawing, fit], [latent_out, ztext, *sliders],
-                           **ui_model)
-        interp.click(interpolate_strip, [drawing, model, fit, seed_b, photo_b, k, *sliders], [strip, gif],
-                     **ui_model)
+                        **ui_model).then(**z_set)
+        zero.click(functools.partial(set_z, "zero"), [model, drawing, fit], [latent_out, ztext, *sliders],
+                   **ui_model).then(**z_set)
+        style_photo.upload(style_from_photo, [style_photo, model, drawing, fit],
+                           [latent_out, ztext, style_preview, *sliders], **ui_model).then(**z_set)
+        # the drawing first: with the in-browser engine, strokes do not send it to the server
+        interp.click(**to_copy).then(canvas_array, canvas_copy, drawing, api_visibility="private").then(
+            interpolate_strip, [drawing, model, fit, seed_b, photo_b, k, *sliders], [strip, gif], **ui_model)
         t_go.click(translate_image, [t_in, model, t_rev], t_out, **ui_model)
         for upload, to_canvas in ((photo_upload, photo_to_canvas), (edge_upload, edges_to_canvas)):
             upload.upload(to_canvas, upload, [canvas_copy, drawing], api_visibility="private").then(**to_sketch)
@@ -204,6 +227,7 @@ def build_demo() -> gr.Blocks:
 
 if DEFAULT_MODEL in store.names():
     store.get(DEFAULT_MODEL)  # load (and pick the engine) now, not on the first request
+    web_spec(DEFAULT_MODEL, ort_served=True)  # its generator.onnx written and checked now, not on a page load
 demo = build_demo()
 # Model calls wait in one first-come-first-served line (MODEL_QUEUE), one at a time: the forward
 # passes are serialised in the Translator anyway, and a single line keeps latency fair (a lock

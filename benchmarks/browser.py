@@ -1,6 +1,22 @@
 """The app in a real headless Chromium (Debian's, driven by Playwright): shared by the browser
-tests and `benchmarks/inference.py --browser`. Never `playwright install` (it downloads)."""
+tests and `benchmarks/inference.py --browser`. Never `playwright install` (it downloads).
+
+Run as a script, it prints issue 15's figures (p50 / p95 of --steps):
+
+    python benchmarks/browser.py [--steps 30] [--users 50] [--skip-load]
+
+stroke end -> new image on the server path and in the page, slider input -> new image in the
+page, the requests 30 slider steps send, the first load of the in-browser engine, and a load of
+--users: pages drawing in the browser (only their Generate presses reach the server) and users
+of the server path over HTTP (benchmarks/load.py).
+"""
 from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -69,3 +85,158 @@ def generate_and_pick(page, n: int = 8) -> None:
     page.wait_for_function(f"() => document.querySelectorAll('#grid img').length === {n}", timeout=90_000)
     page.locator("#grid img").first.click()
     page.wait_for_selector("#latent_out img", timeout=60_000)
+
+
+# when #latent_out last showed a new, fully loaded image (performance.now() in the page)
+WATCH_SHOWN_JS = """() => {
+  const box = document.querySelector('#latent_out');
+  const mark = (i) => { window.__shown = {src: i.src, at: performance.now()}; };
+  new MutationObserver(() => { const i = box.querySelector('img');
+    if (!i) return;
+    if (i.complete && i.naturalWidth) mark(i); else i.addEventListener('load', () => mark(i), {once: true});
+  }).observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def stats(ms: list[float]) -> str:
+    q = statistics.quantiles(ms, n=20, method="inclusive")
+    return f"p50 {statistics.median(ms):6.0f} ms, p95 {q[18]:6.0f} ms (n={len(ms)})"
+
+
+def strokes(k: int) -> list:
+    """k short strokes inside the shoe, each somewhere else (each changes the drawing)."""
+    return [[(0.25 + 0.02 * (i % 20), 0.55 + 0.005 * i), (0.35 + 0.02 * (i % 20), 0.6)] for i in range(k)]
+
+
+def server_strokes(browser, url: str, steps: int) -> list[float]:
+    """Stroke end (pointer up) -> the server's new image shown, in ms."""
+    page = open_and_draw(browser, url + "?engine=server")
+    page.evaluate(WATCH_SHOWN_JS)
+    page.wait_for_function("() => window.__shown && !window.i2i.busy", timeout=120_000)
+    box = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"]).bounding_box()
+    out = []
+    for stroke in strokes(steps + 1):
+        before = page.evaluate("() => window.__shown.src")
+        draw(page, box, stroke)
+        page.wait_for_function("(b) => window.__shown.src !== b && !window.i2i.busy", arg=before, timeout=120_000)
+        out.append(page.evaluate("() => window.__shown.at - window.i2i.inputAt"))
+        page.wait_for_timeout(200)  # a person's next stroke
+    page.close()
+    return out[1:]  # the first is a warm-up
+
+
+def page_engine(browser, url: str, steps: int) -> dict:
+    """The in-browser engine (?engine=browser: the speed rule skipped, to measure it anyway)."""
+    page = open_app(browser, url + "?engine=browser")
+    page.wait_for_function("() => { const s = document.querySelector('#engine_status')?.textContent || '';"
+                           " return s.includes('in your browser') || (s.includes('(') && !s.includes('loading')); }",
+                           timeout=300_000)
+    status = page.evaluate("() => document.querySelector('#engine_status').textContent")
+    if "in your browser" not in status:
+        page.close()
+        return {"status": status}
+    page.wait_for_function("() => document.querySelector('#sketch button[aria-label=\"Brush\"]')"
+                           "?.className.includes('highlight')", timeout=30_000)
+    box = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"]).bounding_box()
+    for stroke in SHOE:
+        draw(page, box, stroke)
+    frames = lambda: page.evaluate("() => window.i2i.frames.length")  # noqa: E731
+    page.wait_for_function("() => window.i2i.frames.length >= 1", timeout=60_000)
+    stroke_ms = []
+    for stroke in strokes(steps + 1):
+        n = frames()
+        draw(page, box, stroke)
+        page.wait_for_function("(n) => window.i2i.frames.length > n", arg=n, timeout=60_000)
+        f = page.evaluate("() => window.i2i.frames.at(-1)")
+        stroke_ms.append(f["end"] - f["start"])
+        page.wait_for_timeout(200)
+    requests = []
+    page.on("request", lambda r: requests.append(r.url) if r.url.startswith(url) else None)
+    slider = page.locator("#z0 input[type=range]")
+    slider_ms = []
+    for k in range(steps):
+        n = frames()
+        slider.evaluate("(e, v) => { e.value = String(v); e.dispatchEvent(new Event('input', {bubbles: true})); }",
+                        -1.5 + 0.1 * k)
+        page.wait_for_function("(n) => window.i2i.frames.length > n", arg=n, timeout=60_000)
+        f = page.evaluate("() => window.i2i.frames.at(-1)")
+        slider_ms.append(f["end"] - f["start"])
+        page.wait_for_timeout(50)  # a person's next drag event
+    page.wait_for_timeout(500)
+    load_ms = page.evaluate("() => window.i2i.loadMs")
+    page.close()
+    return {"status": status, "stroke": stroke_ms[1:], "slider": slider_ms, "requests": requests, "load_ms": load_ms}
+
+
+def page_users(browser, url: str, users: int) -> dict:
+    """`users` pages at once drawing, dragging a slider and pressing Generate once, in the page's
+    engine; returns which requests reached the server, by kind."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
+    seen: list[str] = []
+    context.on("request", lambda r: seen.append(r.url) if r.url.startswith(url) else None)
+    pages = [context.new_page() for _ in range(users)]
+    for page in pages:
+        page.goto(url + "?engine=browser", wait_until="load")
+    for page in pages:
+        page.wait_for_function("() => (document.querySelector('#engine_status')?.textContent || '')"
+                               ".includes('in your browser')", timeout=600_000)
+    seen.clear()  # from here: drawing, dragging and one Generate per user
+    for page in pages:
+        box = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"]).bounding_box()
+        for stroke in SHOE:
+            draw(page, box, stroke)
+        for k in range(10):
+            page.locator("#z0 input[type=range]").evaluate(
+                "(e, v) => { e.value = String(v); e.dispatchEvent(new Event('input', {bubbles: true})); }", 0.2 * k - 1)
+        page.click("#generate")
+    for page in pages:
+        page.wait_for_function("() => document.querySelectorAll('#grid img').length === 8", timeout=600_000)
+    context.close()
+    kinds: dict[str, int] = {}
+    for u in seen:
+        kind = u.split("?")[0].split("/gradio_api/")[-1].split("/")[0] if "/gradio_api/" in u else u
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=30, help="strokes and slider steps per figure")
+    p.add_argument("--users", type=int, default=50, help="simulated users in the load runs")
+    p.add_argument("--page-users", type=int, default=5,
+                   help="of those, real Chromium pages drawing in the browser (each runs the model: a few only "
+                        "on a small machine)")
+    p.add_argument("--skip-load", action="store_true")
+    p.add_argument("--skip-server", action="store_true", help="skip the server path's stroke figure")
+    args = p.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from playwright.sync_api import sync_playwright
+
+    from load import load, running_app
+
+    with running_app() as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        if not args.skip_server:
+            print(f"server path, stroke end -> new image: {stats(server_strokes(browser, url, args.steps))}",
+                  flush=True)
+        r = page_engine(browser, url, args.steps)
+        print(f"in-browser engine: {r['status']}")
+        if "stroke" in r:
+            print(f"in-browser, stroke end -> new image: {stats(r['stroke'])}")
+            print(f"in-browser, slider input -> new image: {stats(r['slider'])}")
+            print(f"requests to the server during {args.steps} slider steps: {len(r['requests'])}")
+            print(f"first load of the in-browser engine (files fetched, session ready, probe timed): "
+                  f"{r['load_ms'] / 1000:.1f} s")
+        if not args.skip_load:
+            t0 = time.perf_counter()
+            kinds = page_users(browser, url, args.page_users)
+            print(f"{args.page_users} pages drawing in the browser, 10 slider steps and one Generate each "
+                  f"({time.perf_counter() - t0:.0f} s): requests the server saw, by kind: {kinds}", flush=True)
+            res = load(url, args.users, requests=4, time_limit=600, client="http")
+            print(f"server path over HTTP, {args.users} users: {res['requests']} requests, {res['errors']} errors, "
+                  f"p50 {res['p50_ms']:.0f} ms, p95 {res['p95_ms']:.0f} ms")
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -113,7 +113,7 @@ def browser_slider_steps(url: str, calls: int) -> list[float]:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = open_and_draw(browser, url)
+        page = open_and_draw(browser, url + "?engine=server")  # the server's slider step (the page's: browser.py)
         generate_and_pick(page)
         page.wait_for_timeout(1000)  # let the drawing reach the server (PAGE_JS in app.py)
         ms = page.evaluate(SLIDER_STEPS_JS, calls + 1)[1:]  # the first is a warm-up

@@ -224,6 +224,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .models import build_inference_modules, build_model
     from .train import continuation_modules
 
+    if args.out is None:
+        if not args.onnx:
+            raise ValueError("export needs an output folder (or --onnx alone, to write RELEASE/generator.onnx)")
+        return _export_onnx(args.run)
     dtype = torch.float16 if args.half else None
     if not (args.continuation or args.live):
         cfg, weights = load_release(args.run)
@@ -246,6 +250,15 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "model": state["model_config"], "train": state["train_config"]})
     size = sum(p.stat().st_size for p in Path(args.out).iterdir() if p.is_file())
     print(f"wrote {args.out} ({size / 1e6:.1f} MB)")
+    return _export_onnx(args.out) if args.onnx else 0
+
+
+def _export_onnx(release: str) -> int:
+    from .onnx_file import write_onnx
+
+    path, diff = write_onnx(release)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, fp16 weights); ONNX Runtime vs PyTorch on the "
+          f"same sketch and z: max abs difference {diff:.2g}")
     return 0
 
 
@@ -352,15 +365,19 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--fit", action="store_true", help=FIT_HELP)
     h.set_defaults(func=cmd_sheet)
 
-    x = sub.add_parser("export", help="make a slim release (config.json + model.safetensors) from a run")
+    x = sub.add_parser("export", help="make a slim release (config.json + model.safetensors) from a run, "
+                                      "and/or the generator as ONNX (--onnx)")
     x.add_argument("run", help="run folder or release")
-    x.add_argument("out", help="output folder")
+    x.add_argument("out", nargs="?", help="output folder (optional with --onnx)")
     x.add_argument("--half", action="store_true", help="store weights in fp16 (half the size)")
     x.add_argument("--continuation", action="store_true",
                    help="also write continue.safetensors + continue.json (the discriminators and the step), so "
                         "`train --init-from OUT` can go on with the run elsewhere; needs the run's train_state.pt")
     x.add_argument("--live", action="store_true",
                    help="export the run's live G and E instead of their moving average (to compare the two)")
+    x.add_argument("--onnx", action="store_true",
+                   help="also write generator.onnx beside the release (sketch and z in, image out; dynamic batch; "
+                        "fp16 weights), checked against PyTorch; `export RELEASE --onnx` writes it into RELEASE")
     x.set_defaults(func=cmd_export)
 
     u = sub.add_parser("push", help="upload a run or release to the Hugging Face Hub, with a model card",

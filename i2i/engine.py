@@ -9,9 +9,7 @@ emulated and many times slower). On CUDA: bf16 autocast.
 """
 from __future__ import annotations
 
-import io
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -49,37 +47,27 @@ def torch_forward(G: nn.Module, device: torch.device, name: str) -> Forward:
 
 
 def onnx_forward(G: nn.Module, cfg: ModelConfig) -> Forward:
-    """G exported to ONNX (in memory) and run by ONNX Runtime on the CPU; any batch size.
+    """G exported to ONNX in memory (onnx_file.export_generator) and run by ONNX Runtime on the
+    CPU; any batch size. Only the U-Net generators (those with a z)."""
+    from .onnx_file import OnnxFileError, export_generator
 
-    The TorchScript-based exporter (dynamo=False): several times quicker than the dynamo
-    exporter, which also needs onnxscript (a model loads while a user waits). Only generators
-    with a z (the U-Nets, whose input size is fixed by the release); CycleGAN's ResNet takes
-    any size.
-    """
     if not cfg.uses_z:
         raise EngineUnavailable("onnx runs the U-Net generators only")
     try:
         import onnxruntime as ort
     except ImportError:
         raise EngineUnavailable("onnxruntime is not installed") from None
-    x = torch.zeros(1, cfg.input_nc, cfg.size, cfg.size)
-    z = torch.zeros(1, cfg.nz)
-    buf = io.BytesIO()
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # the exporter's deprecation notice and tracer notes on shape checks
-            torch.onnx.export(G.eval(), (x, z), buf, input_names=["x", "z"], output_names=["y"],
-                              dynamic_axes={"x": {0: "batch"}, "z": {0: "batch"}, "y": {0: "batch"}},
-                              opset_version=17, dynamo=False)
-    except Exception as e:  # a future PyTorch without this exporter, or `onnx` missing
-        raise EngineUnavailable(f"ONNX export failed ({type(e).__name__}: {str(e)[:80]})") from e
+        data = export_generator(G, cfg)
+    except OnnxFileError as e:
+        raise EngineUnavailable(str(e)) from e
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.log_severity_level = 3  # errors only
     # no busy-waiting for the next run: its threads would take the cores from the web server
     # that has to send this output
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    session = ort.InferenceSession(buf.getvalue(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
     def forward(x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         y, = session.run(None, {"x": x.float().contiguous().numpy(), "z": z.float().contiguous().numpy()})

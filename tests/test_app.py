@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import ROOT, data_dir
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from browser import CHROMIUM, CHROMIUM_ARGS, draw, generate_and_pick, open_and_draw, open_app  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_ARGS, SHOE, draw, generate_and_pick, open_and_draw, open_app  # noqa: E402
 from load import load, running_app  # noqa: E402
 
 gradio_client = pytest.importorskip("gradio_client")
@@ -228,7 +228,7 @@ def test_browser_draw_generate_drag(app):
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = open_and_draw(browser, app["url"])
+        page = open_and_draw(browser, app["url"] + "?engine=server")  # the server path (the page's: below)
         generate_and_pick(page)
         assert not page.locator("#sync_drawing").is_visible()  # the app's own button, pressed by its script
         requests = []  # (time, url) of every request from here on
@@ -257,9 +257,142 @@ def test_browser_draw_generate_drag(app):
         requests.clear()
         canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
         draw(page, canvas.bounding_box(), [(0.3, 0.6), (0.5, 0.6)])
+        for _ in range(60):  # the drawing, then its redraw (a busy host takes seconds)
+            urls = [url for _, url in requests]
+            if [url for url in urls if "/upload" in url] and [url for url in urls if "/queue/join" in url]:
+                break
+            page.wait_for_timeout(500)
+        else:
+            pytest.fail(f"the stroke sent no drawing and no redraw: {urls}")
+        browser.close()
+
+
+SHOWN = "() => { const i = document.querySelector('#latent_out img'); return i && i.complete && i.naturalWidth ? i.src : null; }"
+PAGE_FRAME = "() => Number(document.querySelector('#page_out')?.dataset.frame || 0)"
+STATUS = "() => document.querySelector('#engine_status')?.textContent || ''"
+
+
+def _app_requests(page, url):
+    """Every request the page sends to the app from now on (the list grows)."""
+    seen = []
+    page.on("request", lambda r: seen.append(r.url) if r.url.startswith(url) else None)
+    return seen
+
+
+def test_browser_output_follows_the_pen_on_the_server(app):
+    """No Generate, no click: the end of each stroke redraws the output for the current z; an
+    idle page sends nothing."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = open_and_draw(browser, app["url"] + "?engine=server")
+        page.wait_for_function(SHOWN, timeout=60_000)
+        assert "Drawing on the server" in page.evaluate(STATUS)
+        first = page.evaluate(SHOWN)
+        canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
+        for k in range(3):  # strokes faster than the redraws: the last drawing is the one shown
+            draw(page, canvas.bounding_box(), [(0.2, 0.45 + 0.05 * k), (0.45, 0.45 + 0.05 * k)])
+        page.wait_for_function(f"(a) => ({SHOWN})() !== a", arg=first, timeout=60_000)
+        page.wait_for_function("() => !window.i2i.busy", timeout=60_000)
+        page.wait_for_timeout(1000)
+        requests = _app_requests(page, app["url"])
         page.wait_for_timeout(3000)
-        urls = [url for _, url in requests]
-        assert [url for url in urls if "/upload" in url] and [url for url in urls if "/queue/join" in url]
+        assert requests == [], requests
+        _check_layout(page)
+        browser.close()
+
+
+def _check_layout(page) -> None:
+    """The live output is the largest image, beside the canvas on a wide screen and under it on a
+    phone, at least as large as the canvas; nothing is wider than the screen. Screenshots of both."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in (1400, 390):
+        page.set_viewport_size({"width": width, "height": 1600})
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / f"draw_{width}.png"), full_page=True)
+        out, pad = page.locator("#latent_out img").bounding_box(), page.locator("#sketch").bounding_box()
+        # the canvas block holds the paper and its toolbars: the output is at least the paper's size
+        assert min(out["width"], out["height"]) >= 0.9 * min(pad["width"], pad["height"]), (out, pad)
+        if width == 1400:
+            assert out["x"] > pad["x"] + pad["width"] - 1 and abs(out["y"] - pad["y"]) < 60, (out, pad)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= width + 1
+        label = page.locator("#sketch label, #sketch [data-testid=block-label]").first
+        assert "Draw" in label.inner_text()
+
+
+def _pixels(page, selector: str) -> np.ndarray:
+    """An <img> or <canvas> on the page as an RGB array at its own resolution."""
+    data = page.evaluate("""(sel) => { const e = document.querySelector(sel);
+        const w = e.naturalWidth || e.width, h = e.naturalHeight || e.height;
+        const c = document.createElement('canvas'); c.width = w; c.height = h;
+        const g = c.getContext('2d'); g.drawImage(e, 0, 0);
+        return [w, h, Array.from(g.getImageData(0, 0, w, h).data)]; }""", selector)
+    w, h, rgba = data
+    return np.asarray(rgba, dtype=np.uint8).reshape(h, w, 4)[..., :3]
+
+
+def test_browser_engine_draws_in_the_page(app):
+    """With the in-browser engine (?engine=browser: the speed rule skipped, this host is slow),
+    strokes and 30 slider steps send nothing to the server, and the page draws what the server
+    draws for the same drawing and z."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = open_app(browser, app["url"] + "?engine=browser")
+        page.wait_for_function(f"() => ({STATUS})().includes('in your browser')", timeout=120_000)
+        requests = _app_requests(page, app["url"])
+        page.wait_for_function("() => document.querySelector('#sketch button[aria-label=\"Brush\"]')"
+                               "?.className.includes('highlight')", timeout=30_000)
+        canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
+        for stroke in SHOE:
+            draw(page, canvas.bounding_box(), stroke)
+        page.wait_for_function(f"() => ({PAGE_FRAME})() >= 1", timeout=60_000)
+        page.wait_for_timeout(500)
+        frames = page.evaluate(PAGE_FRAME)
+        slider = page.locator("#z0 input[type=range]")
+        for k in range(30):
+            slider.evaluate("(e, v) => { e.value = String(v); e.dispatchEvent(new Event('input', {bubbles: true})); }",
+                            -1.5 + 0.1 * k)
+            page.wait_for_timeout(30)
+        page.wait_for_function(f"(f) => ({PAGE_FRAME})() > f", arg=frames, timeout=60_000)
+        page.wait_for_timeout(1000)
+        assert requests == [], requests  # strokes and slider steps: nothing reached the server
+        page.screenshot(path=str(ARTIFACTS / "browser_engine.png"), full_page=True)
+        here = _pixels(page, "#page_out")
+        # the same drawing and z on the server: the page's server path, from here
+        page.evaluate("() => { window.i2i.engine = null; window.i2i.serverRedraw(); }")
+        page.wait_for_function(SHOWN, timeout=60_000)
+        page.wait_for_function("() => !window.i2i.busy", timeout=60_000)
+        there = _pixels(page, "#latent_out img")
+        assert here.shape == there.shape
+        diff = np.abs(here.astype(float) - there).mean() / 255
+        assert diff <= 0.01, diff
+        assert there.std() > 10  # not a blank image on both sides
+        browser.close()
+
+
+def test_browser_engine_falls_back_to_the_server(app):
+    """A browser without WebAssembly draws on the server with no error shown; an engine that
+    fails mid-session hands over to the server and says so."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.add_init_script("delete window.WebAssembly")
+        page.goto(app["url"], wait_until="load")
+        page.wait_for_function(f"() => ({STATUS})().includes('no WebAssembly')", timeout=60_000)
+        page.close()
+        page = open_and_draw(browser, app["url"] + "?engine=browser")
+        page.wait_for_function(f"() => ({STATUS})().includes('in your browser')", timeout=120_000)
+        page.wait_for_function("() => !window.i2i.busy", timeout=60_000)
+        before = page.evaluate(SHOWN)
+        page.evaluate("() => { window.i2i.engine.render = () => Promise.reject(new Error('lost the GPU')); }")
+        canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
+        draw(page, canvas.bounding_box(), [(0.3, 0.6), (0.5, 0.6)])
+        page.wait_for_function(f"(b) => ({SHOWN})() && ({SHOWN})() !== b", arg=before, timeout=60_000)  # the server's
+        assert "engine stopped: lost the GPU" in page.evaluate(STATUS)
+        assert page.locator(".toast-body").count() == 0, page.locator(".toast-body").all_inner_texts()
         browser.close()
 
 

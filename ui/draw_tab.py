@@ -48,6 +48,18 @@ def render_latent(sketch, model, fit, *values):
     return out_file(run_generate(t, sketch_image(sketch), z=z, fit=bool(fit))[0]), z_text(z)
 
 
+@user_errors
+def redraw_latent(sketch, model, fit, *values):
+    """The output for the current z once a stroke, an erase, an undo or a clear has ended; an
+    empty canvas clears it (no error: the person is drawing, not asking for an image)."""
+    t = model_or_error(model)
+    if not t.uses_z:
+        return gr.skip(), gr.skip()
+    if not _has_ink(sketch):
+        return None, gr.skip()
+    return render_latent(sketch, model, fit, *values)
+
+
 def slider_updates(t: Translator | None, z=None) -> list:
     nz = t.nz if t is not None else 0
     z = [0.0] * nz if z is None else [float(v) for v in z]
@@ -87,7 +99,9 @@ def style_from_photo(photo, model, sketch, fit):
     t = latent_model(model)
     z = np.clip(run_encode(t, photo), -3, 3).tolist()
     img, text = render_latent(sketch, model, fit, *z) if _has_ink(sketch) else (None, z_text(z))
-    return [img, text, *slider_updates(t, z)]
+    preview = open_image(photo, "RGB")  # the photo itself (its upload shows only a file name)
+    preview.thumbnail((256, 256))
+    return [img, text, out_file(preview), *slider_updates(t, z)]
 
 
 @user_errors

@@ -27,3 +27,9 @@ SHOW_PANELS = """
 """
 # a value copied between the canvas and its server-side stand-in, in the browser
 COPY = "(value) => value"
+# the hooks of page.js: a slider step, a z set by the server, a server redraw done, the model's
+# in-browser engine (ui/web_engine.py's spec, or null)
+SLIDER = "(...z) => { window.i2i?.slider(z); }"
+Z_SET = "(...z) => { window.i2i?.zSet(z); }"
+SERVER_DONE = "() => { window.i2i?.serverDone(); }"
+SET_MODEL = "(spec) => { window.i2i?.setModel(spec); }"

@@ -23,6 +23,12 @@ def dataset_choices() -> list[str]:
     return found
 
 
+def default_dataset(choices: list[str]) -> str | None:
+    """The shipped model's data (edges2shoes) when it is there: the first folder in alphabetical
+    order (edges2handbags) is not what a newcomer expects."""
+    return next((c for c in choices if Path(c).name == "edges2shoes"), choices[0] if choices else None)
+
+
 @user_errors
 def start_training(data, model, size, batch, iters, name, resume):
     if not training_enabled():

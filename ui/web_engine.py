@@ -1,0 +1,81 @@
+"""What the page needs to draw in the visitor's browser: the app serves static/ (the page's
+JavaScript), onnxruntime-web's WebAssembly build (node_modules/, installed by `npm ci`) and each
+model's generator.onnx itself, so the page works offline and on a Space (no CDN).
+
+`web_spec` tells the page where those files are for one model, or None when the model stays on
+the server (no latent code, no onnxruntime-web installed, an export that failed); the page then
+decides by measuring whether it is fast enough (static/engine.js).
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import gradio as gr
+
+from i2i.checkpoint import WEIGHTS_FILE, CheckpointError, resolve
+from i2i.onnx_file import ONNX_FILE, ensure_onnx
+from ui.state import model_or_error
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIC = ROOT / "static"
+ORT = ROOT / "node_modules" / "onnxruntime-web" / "dist"
+ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
+
+log = logging.getLogger(__name__)
+
+
+def file_url(path: Path) -> str:
+    """The URL (relative to the page) at which Gradio serves a static file."""
+    return f"gradio_api/file={path.resolve()}"
+
+
+def serve_static() -> bool:
+    """Serve static/ and onnxruntime-web's files; False when they are missing and cannot be installed.
+
+    A Space builds from requirements.txt and packages.txt (Node.js) only, never `npm ci`: where
+    the runtime is missing and npm is there, it is installed here, once (package-lock.json pins it).
+    """
+    gr.set_static_paths([STATIC])
+    if not all((ORT / f).is_file() for f in ORT_FILES) and shutil.which("npm"):
+        log.info("installing onnxruntime-web (npm ci)")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"], cwd=ROOT, timeout=300,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    if not all((ORT / f).is_file() for f in ORT_FILES):
+        log.warning("onnxruntime-web is not installed (run `npm ci`): the page draws on the server only")
+        return False
+    gr.set_static_paths([ORT / f for f in ORT_FILES])
+    return True
+
+
+_checked: dict[Path, tuple[float, float]] = {}  # generator.onnx -> (its mtime, its weights' mtime) when checked
+
+
+def _onnx_file(folder: Path) -> Path:
+    """ensure_onnx, skipped while neither file has changed since the last check (each page load asks)."""
+    onnx, weights = folder / ONNX_FILE, folder / WEIGHTS_FILE
+    stamp = (onnx.stat().st_mtime, weights.stat().st_mtime) if onnx.is_file() else None
+    if stamp is None or _checked.get(onnx) != stamp:
+        ensure_onnx(folder)
+        _checked[onnx] = (onnx.stat().st_mtime, weights.stat().st_mtime)
+    return onnx
+
+
+def web_spec(model: str, ort_served: bool) -> dict | None:
+    """Where the page finds this model's generator.onnx and the runtime, and the model's shapes;
+    None when the page must use the server (the reason is logged)."""
+    try:
+        t = model_or_error(model)
+        if not (t.uses_z and ort_served):
+            return None
+        onnx = _onnx_file(resolve(t.source))
+    except (CheckpointError, OSError, ValueError) as e:  # a broken model, an unwritable folder, a failed export
+        log.warning("%s stays on the server: %s", model, e)
+        return None
+    gr.set_static_paths([onnx])
+    cfg = t.cfg
+    return {"static": file_url(STATIC) + "/", "model": file_url(onnx), "bytes": onnx.stat().st_size, "ort": file_url(ORT / ORT_FILES[0]),
+            "wasm": file_url(ORT) + "/", "config": {"size": cfg.size, "nz": cfg.nz, "input_nc": cfg.input_nc,
+                                                      "output_nc": cfg.output_nc}}
