@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: app test bench
+.PHONY: app test test-slow bench
 
 # node_modules: onnxruntime-web, which the app serves to the page (the generator in the browser);
 # without npm the app still runs, on the server path only.
@@ -24,7 +24,11 @@ app: $(STAMP)
 test: $(STAMP)
 	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q chromium; } \
 		|| { echo "install Debian's chromium (apt-get install chromium) for the browser tests"; exit 1; }
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -m "not slow" --durations=15 tests
+
+# The checks too slow for every change (statistical tests over several training runs).
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/inference.py

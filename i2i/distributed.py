@@ -113,10 +113,20 @@ def init(world: World, device: torch.device, timeout_s: float) -> torch.device:
     return device
 
 
-def close() -> None:
-    """End the process group init() made (a no-op in one process)."""
+def close(clean: bool = True) -> None:
+    """End the process group init() made (a no-op in one process).
+
+    clean: the run ended on every rank together (done or stopped), so the ranks first wait for
+    each other: gloo aborts a process (std::terminate) that tears its connections down while a
+    peer is still using them. After an error a peer may be dead, so no waiting then.
+    """
     global _created
     if _created and dist.is_initialized():
+        if clean:
+            try:
+                dist.barrier()
+            except RuntimeError:
+                pass
         dist.destroy_process_group()
     _created = False
 

@@ -243,10 +243,12 @@ def train(mcfg: ModelConfig | None, tcfg: TrainConfig, *, resume: bool = False,
 
 def _closing_process_group(events: Iterator[Event]) -> Iterator[Event]:
     """The events, then the process group ended (torchrun), however the run stops."""
+    finished = False
     try:
         yield from events
+        finished = True
     finally:
-        distributed.close()
+        distributed.close(clean=finished)
 
 
 def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool, stop: threading.Event | None) -> Iterator[Event]:

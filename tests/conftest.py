@@ -17,6 +17,11 @@ def data_dir(*parts: str) -> Path:
     return path
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: minutes-long statistical checks, left out of `make test` "
+                                       "(run them with `make test-slow`)")
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -146,6 +146,7 @@ def diversity_after_training(tmp_path, shoes, model: str, iters: int, seed: int)
         return sum(pairwise_l1(trained.G(a[i:i + 1].expand(6, -1, -1, -1), z)) for i in range(4)) / 4
 
 
+@pytest.mark.slow  # three seeds of two short GAN runs: ~3.5 minutes on one core
 def test_bicyclegan_is_diverse_where_pix2pix_noise_collapses(tmp_path, shoes):
     """The paper's headline, measured on short real runs: pix2pix+noise learns to ignore z.
 
