@@ -1,5 +1,5 @@
 # The two commands of the README: `make app` (install, then run the app on the shipped model)
-# and `make test` (install, then run the whole test suite, browser tests included).
+# and `make test` (install, then run the test suite, browser tests included; `make test-slow`: the slow checks).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

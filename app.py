@@ -82,7 +82,7 @@ def build_demo() -> gr.Blocks:
                 with gr.Column(scale=1, min_width=300):
                     latent_out = gr.Image(label="Output for this z", format="png", elem_id="latent_out",
                                           interactive=False, height=560)
-                    engine_status = gr.Markdown("Drawing on the server", elem_id="engine_status")
+                    gr.Markdown("Drawing on the server", elem_id="engine_status")
                     web_model = gr.JSON(visible=False)  # web_spec: where the page finds the model's ONNX file
                     ztext = gr.Textbox(label="Current z (copyable)", buttons=["copy"], elem_classes="zbox",
                                        interactive=False)
