@@ -416,4 +416,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from . import distributed
+    distributed.exit_process(main())

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import sys
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
@@ -81,6 +82,7 @@ def current() -> World:
 
 
 _created = False  # whether init() made the process group (then close() ends it)
+_abandoned = False  # whether close() left a group behind after an error (then exit_process skips teardown)
 
 
 def init(world: World, device: torch.device, timeout_s: float) -> torch.device:
@@ -117,18 +119,34 @@ def close(clean: bool = True) -> None:
     """End the process group init() made (a no-op in one process).
 
     clean: the run ended on every rank together (done or stopped), so the ranks first wait for
-    each other: gloo aborts a process (std::terminate) that tears its connections down while a
-    peer is still using them. After an error a peer may be dead, so no waiting then.
+    each other and then end the group. After an error a peer may be dead, and gloo aborts a
+    process (std::terminate) that tears down, or at exit destructs, a group with a broken
+    connection: the group is left alone and `exit_process` ends the process without teardown.
     """
-    global _created
+    global _created, _abandoned
     if _created and dist.is_initialized():
         if clean:
             try:
                 dist.barrier()
             except RuntimeError:
                 pass
-        dist.destroy_process_group()
+            dist.destroy_process_group()
+        else:
+            _abandoned = True
     _created = False
+
+
+def exit_process(code: int) -> None:
+    """Exit with `code`; after close(clean=False), without Python's teardown (see close).
+
+    Everything worth keeping is on disk by then (checkpoints are written atomically), so skipping
+    the destructors loses nothing and keeps the exit code the one the error asked for.
+    """
+    if _abandoned:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def _first_line(e: BaseException) -> str:
