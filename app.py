@@ -22,10 +22,10 @@ from i2i.models import model_names
 from i2i.studio import training_enabled
 from ui.api import api_edges, api_encode, api_generate, api_generate_latent, api_translate
 from ui.draw_tab import (edges_to_canvas, example_to_canvas, generate_grid, interpolate_strip, model_changed,
-                         photo_to_canvas, redraw_latent, refresh_models, render_latent, select_seed, set_z,
+                         photo_to_canvas, redraw_from_view, redraw_latent, refresh_models, render_latent, select_seed, set_z,
                          style_from_photo, translate_image)
 from ui.inputs import canvas_array, file_input
-from ui.page import COPY, CSS, PAGE_JS, SERVER_DONE, SET_MODEL, SHOW_PANELS, SLIDER, Z_SET
+from ui.page import COPY, CSS, HEAD, PAGE_JS, REDRAW, SERVER_DONE, SET_MODEL, SHOW_PANELS, SLIDER, VIEW, Z_SET
 from ui.web_engine import serve_static, web_spec
 from ui.state import DEFAULT_MODEL, EXAMPLES_DIR, MAX_SLIDERS, MODEL_QUEUE, job, store
 from ui.train_tab import (dataset_choices, default_dataset, poll_training, propose, push_run, start_training,
@@ -64,6 +64,8 @@ def build_demo() -> gr.Blocks:
                         height=560, brush=gr.Brush(default_size=2, colors=["#000000"], color_mode="fixed"))  # a radius: 4 px lines, HED-like
                     canvas_copy = gr.Sketchpad(visible=False, type="numpy", image_mode="L")  # see ui/page.py
                     sync_drawing = gr.Button(visible="hidden", elem_id="sync_drawing")  # pressed by ui/page.js
+                    view_redraw = gr.Button(visible="hidden", elem_id="view_redraw")  # pressed by ui/page.js
+                    view = gr.Textbox(visible=False)  # filled by VIEW: the canvas as the page read it
                     slider_redraw = gr.Button(visible="hidden", elem_id="slider_redraw")  # pressed by ui/page.js
                     # browser-only copies between the canvas and its server-side stand-in
                     to_copy = dict(fn=None, inputs=sketch, outputs=canvas_copy, js=COPY, api_visibility="private")
@@ -159,11 +161,15 @@ def build_demo() -> gr.Blocks:
                 functools.partial(web_spec, ort_served=ort_served), model, web_model, api_visibility="private").then(
                 None, web_model, None, js=SET_MODEL, api_visibility="private")
         ui_model = dict(api_visibility="private", **MODEL_QUEUE)  # UI-only events that run a network
-        # a stroke's end on the server path (ui/page.js): the drawing, then the output for the current z
+        # a stroke's end on the server path (ui/page.js): the canvas as seen, in one request ...
+        view_redraw.click(redraw_from_view, [view, model, fit, *sliders], [latent_out, ztext, drawing], js=VIEW,
+                          show_progress="hidden", **ui_model).then(None, js=SERVER_DONE, api_visibility="private")
+        # ... or the drawing exported by the editor, then the output for the current z
         sync_drawing.click(**to_copy, trigger_mode="always_last").then(
             canvas_array, canvas_copy, drawing, show_progress="hidden", api_visibility="private").then(
             redraw_latent, [drawing, model, fit, *sliders], [latent_out, ztext], show_progress="hidden",
             **ui_model).then(None, js=SERVER_DONE, api_visibility="private")
+        fit.input(None, js=REDRAW, api_visibility="private")
         grid = dict(fn=generate_grid, inputs=[canvas_copy, seed, n, model, fit], outputs=[gallery, seeds_state, drawing],
                     **ui_model)
         go.click(**to_copy).then(**grid)
@@ -245,4 +251,4 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # state_session_capacity: each new session copies every component's config (~0.2 MB here);
     # REST callers that send no session hash make one per request, so keep the newest 1,000 only
-    demo.launch(theme=gr.themes.Soft(), css=CSS, js=PAGE_JS, max_file_size="10mb", state_session_capacity=1000)
+    demo.launch(theme=gr.themes.Soft(), css=CSS, js=PAGE_JS, head=HEAD, max_file_size="10mb", state_session_capacity=1000)

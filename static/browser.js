@@ -37,18 +37,24 @@ export async function start(i2i, spec, options = {}) {
     i2i.status(`Drawing on the server (the in-browser engine stopped: ${String(e.message || e).slice(0, 80)})`);
     i2i.serverRedraw();
   };
-  // one frame at a time; a request made while one runs replaces the pending one
+  // One frame at a time; a request made while one runs replaces the pending one. A slider step
+  // reads the canvas at once and prepares it again only when it changed (an image put on the
+  // canvas by the app is not a stroke); a stroke waits for the editor to draw its end first.
+  let sketch = null, seen = -1;
   const draw = async (job) => {
     latest = job;
     if (running) return;
     running = true;
     while (latest) {
-      const { z, t } = latest;
+      const { z, t, read } = latest;
       latest = null;
       try {
-        const pixels = await capture();
-        const { x, mask, ink } = prepareSketch(pixels.data, pixels.width, pixels.height, size);
-        if (ink < 10) clear(); else paint(toRGBA(await i2i.engine.render(x, z), channels, size, mask), size);
+        const pixels = await i2i.capture(read);
+        if (!pixels) throw new Error("the canvas cannot be read");
+        const sum = checksum(pixels.data);
+        if (!sketch || sum !== seen) sketch = prepareSketch(pixels.data, pixels.width, pixels.height, size);
+        seen = sum;
+        if (sketch.ink < 10) clear(); else paint(toRGBA(await i2i.engine.render(sketch.x, z), channels, size, sketch.mask), size);
         i2i.frames.push({ start: t, end: performance.now() });
       } catch (e) {
         running = false;
@@ -58,8 +64,8 @@ export async function start(i2i, spec, options = {}) {
     running = false;
   };
   i2i.engine = {
-    stroke: () => fitChecked() && (draw({ z: sliderZ(nz), t: i2i.inputAt ?? performance.now() }), true),
-    slider: (z) => fitChecked() && (draw({ z: z.slice(0, nz), t: i2i.inputAt ?? performance.now() }), true),
+    stroke: () => i2i.fit() && (draw({ z: sliderZ(nz), t: i2i.inputAt ?? performance.now(), read: true }), true),
+    slider: (z) => i2i.fit() && (draw({ z: z.slice(0, nz), t: i2i.inputAt ?? performance.now(), read: false }), true),
     render: engine.render,
   };
   i2i.loadMs = loadMs;
@@ -68,24 +74,15 @@ export async function start(i2i, spec, options = {}) {
   if (document.querySelector("#latent_out img")) i2i.engine.stroke(); // the current output, redrawn here
 }
 
-const fitChecked = () => document.querySelector("#fit input[type=checkbox]")?.checked ?? true;
+/** A fingerprint of RGBA bytes (FNV-1a over each pixel's summed RGB): did the canvas change? */
+function checksum(rgba) {
+  let h = 2166136261;
+  for (let i = 0; i < rgba.length; i += 4) h = Math.imul(h ^ (rgba[i] + rgba[i + 1] + rgba[i + 2]), 16777619);
+  return h >>> 0;
+}
 
 const sliderZ = (nz) => Array.from({ length: nz }, (_, i) =>
   Number(document.querySelector(`#z${i} input[type=range]`)?.value ?? 0));
-
-/** The canvas as the person sees it. Gradio's Sketchpad draws with WebGL, whose buffer is
- * cleared once shown: it is read in an animation frame, right after the editor has drawn it. */
-function capture() {
-  return new Promise((resolve, reject) => requestAnimationFrame(() => {
-    const src = document.querySelector("#sketch .pixi-target canvas") || document.querySelector("#sketch canvas");
-    if (!src || !src.width) return reject(new Error("no canvas to read"));
-    const c = document.createElement("canvas");
-    c.width = src.width; c.height = src.height;
-    const g = c.getContext("2d", { willReadFrequently: true });
-    g.drawImage(src, 0, 0);
-    resolve(g.getImageData(0, 0, c.width, c.height));
-  }));
-}
 
 function target(size) {
   const box = document.querySelector("#latent_out");

@@ -106,29 +106,37 @@ export function resizeBilinear(gray, width, height, outW, outH) {
   return src;
 }
 
-/** Zhang-Suen thinning of a 0/1 mask to a one-pixel skeleton (edges.thin; zero outside). */
+/** Zhang-Suen thinning of a 0/1 mask to a one-pixel skeleton (edges.thin; zero outside).
+ * On a copy with a one-pixel border of zeros (no bounds checks); each sub-step decides from the
+ * mask as it was before it, as edges.thin does, then clears what it marked. */
 export function thin(ink, width, height, maxIters = 64) {
-  let x = Uint8Array.from(ink);
-  const at = (a, i, j) => (i < 0 || j < 0 || i >= height || j >= width ? 0 : a[i * width + j]);
+  const W = width + 2, x = new Uint8Array(W * (height + 2));
+  for (let i = 0; i < height; i++) x.set(ink.subarray(i * width, (i + 1) * width), (i + 1) * W + 1);
+  const marked = new Int32Array(width * height);
   for (let it = 0; it < maxIters; it++) {
     let changed = false;
-    for (const step of [0, 1]) {
-      const next = Uint8Array.from(x);
-      for (let i = 0; i < height; i++) for (let j = 0; j < width; j++) {
-        if (!x[i * width + j]) continue;
-        const n = [at(x, i - 1, j), at(x, i - 1, j + 1), at(x, i, j + 1), at(x, i + 1, j + 1),
-          at(x, i + 1, j), at(x, i + 1, j - 1), at(x, i, j - 1), at(x, i - 1, j - 1)];
-        let count = 0, transitions = 0;
-        for (let k = 0; k < 8; k++) { count += n[k]; if (n[k] === 0 && n[(k + 1) % 8] === 1) transitions++; }
-        const [p2, , p4, , p6, , p8] = n;
-        const cond = step === 0 ? p2 * p4 * p6 === 0 && p4 * p6 * p8 === 0 : p2 * p4 * p8 === 0 && p2 * p6 * p8 === 0;
-        if (count >= 2 && count <= 6 && transitions === 1 && cond) { next[i * width + j] = 0; changed = true; }
+    for (let step = 0; step < 2; step++) {
+      let n = 0;
+      for (let i = 1; i <= height; i++) for (let p = i * W + 1, end = p + width; p < end; p++) {
+        if (!x[p]) continue;
+        // the 8 neighbours clockwise from north: p2 (N), p3 (NE), ..., p9 (NW)
+        const p2 = x[p - W], p3 = x[p - W + 1], p4 = x[p + 1], p5 = x[p + W + 1];
+        const p6 = x[p + W], p7 = x[p + W - 1], p8 = x[p - 1], p9 = x[p - W - 1];
+        const count = p2 + p3 + p4 + p5 + p6 + p7 + p8 + p9;
+        if (count < 2 || count > 6) continue;
+        const transitions = (!p2 & p3) + (!p3 & p4) + (!p4 & p5) + (!p5 & p6) + (!p6 & p7) + (!p7 & p8) + (!p8 & p9) + (!p9 & p2);
+        if (transitions !== 1) continue;
+        const keep = step === 0 ? (p2 & p4 & p6) | (p4 & p6 & p8) : (p2 & p4 & p8) | (p2 & p6 & p8);
+        if (!keep) marked[n++] = p;
       }
-      x = next;
+      for (let k = 0; k < n; k++) x[marked[k]] = 0;
+      if (n) changed = true;
     }
     if (!changed) break;
   }
-  return x;
+  const out = new Uint8Array(width * height);
+  for (let i = 0; i < height; i++) out.set(x.subarray((i + 1) * W + 1, (i + 1) * W + 1 + width), i * width);
+  return out;
 }
 
 /** A width x width max filter of a 0/1 mask (edges.dilate; zero outside). */

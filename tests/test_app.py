@@ -221,6 +221,27 @@ def test_broken_checkpoints_in_the_app_are_clear_errors(app, files):
     assert not marker.exists()
 
 
+def test_view_from_the_page_is_checked():
+    """The canvas the page sends (a PNG data URL) is read, or refused with a message."""
+    import base64
+
+    import gradio as gr
+
+    from i2i.images import ImageError
+    from ui.inputs import view_array
+
+    png = io.BytesIO()
+    Image.new("RGB", (60, 40), "white").save(png, format="PNG")
+    arr = view_array("data:image/png;base64," + base64.b64encode(png.getvalue()).decode())
+    assert arr.shape == (40, 60) and arr.dtype == np.uint8 and (arr == 255).all()
+    for bad, expected in [(None, "no drawing"), ("data:image/jpeg;base64,AAAA", "no drawing"),
+                          ("data:image/png;base64,@@@", "base64"),
+                          ("data:image/png;base64," + base64.b64encode(b"not a png").decode(), "not an image"),
+                          ("data:image/png;base64," + "A" * 9_000_000, "too large")]:
+        with pytest.raises((gr.Error, ImageError), match=expected):  # the page shows both as a message
+            view_array(bad)
+
+
 def test_browser_draw_generate_drag(app):
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
@@ -253,17 +274,26 @@ def test_browser_draw_generate_drag(app):
         assert not [url for url in urls if "/upload" in url]
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)
-        # a stroke after that sends the drawing once (for the next slider step), then nothing
+        # a stroke after that sends the canvas as seen (a PNG inside the redraw's request: no
+        # upload of the editor's layers) and redraws the output
         requests.clear()
+        before = page.locator("#latent_out img").get_attribute("src")
         canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
         draw(page, canvas.bounding_box(), [(0.3, 0.6), (0.5, 0.6)])
-        for _ in range(60):  # the drawing, then its redraw (a busy host takes seconds)
+        page.wait_for_function("(b) => document.querySelector('#latent_out img')?.src !== b", arg=before,
+                               timeout=60_000)
+        urls = [url for _, url in requests]
+        assert [url for url in urls if "/queue/join" in url] and not [url for url in urls if "/upload" in url], urls
+        # unticking "centre and scale" redraws from the editor's exact pixels (its layers uploaded)
+        requests.clear()
+        page.locator("#fit input[type=checkbox]").uncheck()
+        for _ in range(60):
             urls = [url for _, url in requests]
-            if [url for url in urls if "/upload" in url] and [url for url in urls if "/queue/join" in url]:
+            if [url for url in urls if "/upload" in url] and len([url for url in urls if "/queue/join" in url]) >= 2:
                 break
             page.wait_for_timeout(500)
         else:
-            pytest.fail(f"the stroke sent no drawing and no redraw: {urls}")
+            pytest.fail(f"unticking the centring sent no drawing and no redraw: {urls}")
         browser.close()
 
 
@@ -358,6 +388,9 @@ def test_browser_engine_draws_in_the_page(app):
         page.wait_for_function(f"(f) => ({PAGE_FRAME})() > f", arg=frames, timeout=60_000)
         page.wait_for_timeout(1000)
         assert requests == [], requests  # strokes and slider steps: nothing reached the server
+        # the last frame is a drawing's image, not the empty canvas's (a blank read of the WebGL
+        # canvas made every frame an empty one: see HEAD in ui/page.py)
+        assert page.evaluate("() => document.querySelector('#page_out').style.visibility") == "visible"
         page.screenshot(path=str(ARTIFACTS / "browser_engine.png"), full_page=True)
         here = _pixels(page, "#page_out")
         # the same drawing and z on the server: the page's server path, from here

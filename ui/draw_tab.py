@@ -13,7 +13,7 @@ from i2i.edges import photo_to_edges
 from i2i.images import open_image
 from i2i.infer import Translator, interpolate, z_for_seed
 from ui.errors import user_errors
-from ui.inputs import sketch_image, z_text
+from ui.inputs import sketch_image, view_array, z_text
 from ui.model_calls import run_encode, run_generate, run_translate
 from ui.outputs import out_file, out_files
 from ui.state import MAX_SLIDERS, latent_model, model_or_error, store
@@ -58,6 +58,14 @@ def redraw_latent(sketch, model, fit, *values):
     if not _has_ink(sketch):
         return None, gr.skip()
     return render_latent(sketch, model, fit, *values)
+
+
+@user_errors
+def redraw_from_view(view, model, fit, *values):
+    """redraw_latent from the canvas as the page sees it (one request: no export of the editor's
+    layers, see ui/page.js), and that drawing kept for the slider events."""
+    arr = view_array(view)
+    return *redraw_latent(arr, model, fit, *values), arr
 
 
 def slider_updates(t: Translator | None, z=None) -> list:

@@ -1,6 +1,8 @@
 """Reading what a user or an API caller sent: upload fields, the canvas, z as text or a list."""
 from __future__ import annotations
 
+import base64
+import binascii
 from pathlib import Path
 
 import gradio as gr
@@ -30,6 +32,23 @@ def canvas_array(value) -> np.ndarray | None:
     if isinstance(value, dict):
         value = value.get("composite") if value.get("composite") is not None else value.get("background")
     return None if value is None else np.asarray(open_image(value, "L"))
+
+
+VIEW_PREFIX = "data:image/png;base64,"
+MAX_VIEW_CHARS = 8_000_000  # a 2,000 x 2,000 screenshot of a drawing is well under this
+
+
+def view_array(view) -> np.ndarray:
+    """The canvas as the page read it (ui/page.js's viewPng: a PNG data URL) as a greyscale array."""
+    if not isinstance(view, str) or not view.startswith(VIEW_PREFIX):
+        raise gr.Error("the page sent no drawing (a PNG data URL was expected): reload the page")
+    if len(view) > MAX_VIEW_CHARS:
+        raise gr.Error(f"the drawing the page sent is too large ({len(view) / 1e6:.0f} MB)")
+    try:
+        data = base64.b64decode(view[len(VIEW_PREFIX):], validate=True)
+    except binascii.Error:
+        raise gr.Error("the drawing the page sent is not valid base64: reload the page") from None
+    return np.asarray(open_image(data, "L"))
 
 
 def sketch_image(value) -> np.ndarray:

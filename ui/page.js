@@ -10,19 +10,51 @@
 
   // The output follows the pen. After a stroke, an erase, an undo or a clear, the output for the
   // current z is drawn again: in the page when the in-browser engine runs (static/browser.js),
-  // else by the server (#sync_drawing sends the drawing once, then redraws). One server redraw at
-  // a time: a stroke made while one runs is drawn when it returns (only the latest drawing).
-  const i2i = window.i2i = { engine: null, spec: null, busy: false, dirty: false, frames: [] };
+  // else by the server. One server redraw at a time: a stroke made while one runs is drawn when
+  // it returns (only the latest drawing).
+  const i2i = window.i2i = { engine: null, spec: null, busy: false, dirty: false, frames: [], view: null };
   i2i.status = (text) => { const s = document.querySelector('#engine_status p, #engine_status'); if (s) s.textContent = text; };
-  i2i.serverRedraw = () => {
+  i2i.fit = () => document.querySelector('#fit input[type=checkbox]')?.checked ?? true;
+  // The canvas as the person sees it, as ImageData, or null when it cannot be read. Gradio's
+  // Sketchpad draws it with WebGL; HEAD (ui/page.py) keeps that buffer readable after it is shown.
+  // After a stroke it is read in the next animation frame (wait): the editor draws the stroke's
+  // last points in that frame's first callback (its ticker's), before this one.
+  const read = () => {
+    const src = document.querySelector('#sketch .pixi-target canvas') || document.querySelector('#sketch canvas');
+    if (!src || !src.width) return null;
+    const c = document.createElement('canvas');
+    c.width = src.width; c.height = src.height;
+    const g = c.getContext('2d', { willReadFrequently: true });
+    g.drawImage(src, 0, 0);
+    const px = g.getImageData(0, 0, c.width, c.height);
+    // the editor always paints its paper: an all-transparent read is a cleared buffer, not a drawing
+    for (let i = 3; i < px.data.length; i += 4 * 97) if (px.data[i]) return px;
+    return null;
+  };
+  i2i.capture = (wait = true) => wait ? new Promise((resolve) => requestAnimationFrame(() => resolve(read()))) : Promise.resolve(read());
+  // The view as a PNG data URL for the server (#view_redraw), or null
+  i2i.viewPng = async () => {
+    const px = await i2i.capture();
+    if (!px) return null;
+    const c = document.createElement('canvas');
+    c.width = px.width; c.height = px.height;
+    c.getContext('2d').putImageData(px, 0, 0);
+    return c.toDataURL('image/png');
+  };
+  // The server's redraw: with "centre and scale" on, the view read here goes in one request
+  // (#view_redraw); otherwise, or when the view cannot be read, Gradio exports the paper's exact
+  // pixels (#sync_drawing: its layers uploaded, then a second event redraws).
+  i2i.serverRedraw = async () => {
     if (i2i.busy) { i2i.dirty = true; return; }
     i2i.busy = true;
     clearTimeout(i2i.guard);
     i2i.guard = setTimeout(i2i.serverDone, 30000);  // never stuck if a reply is lost
-    document.querySelector('#sync_drawing')?.click();
+    i2i.view = i2i.fit() ? await i2i.viewPng() : null;
+    document.querySelector(i2i.view ? '#view_redraw' : '#sync_drawing')?.click();
   };
-  i2i.serverDone = () => {  // the last step of #sync_drawing's events
+  i2i.serverDone = () => {  // the last step of #view_redraw's and #sync_drawing's events
     i2i.busy = false;
+    i2i.view = null;
     clearTimeout(i2i.guard);
     if (i2i.dirty) { i2i.dirty = false; i2i.serverRedraw(); }
   };
@@ -51,9 +83,9 @@
     if (!e.target.closest || !e.target.closest('#sketch')) return;
     i2i.inputAt = performance.now();  // when the stroke ended: what the redraw is timed from
     clearTimeout(pending);
-    // the server path waits a moment (a double click on undo sends one drawing); the page's engine
-    // draws only the latest request anyway
-    pending = setTimeout(i2i.strokeEnd, i2i.engine ? 0 : 50);
+    // after the other listeners of this event (the editor's own); both paths draw the latest
+    // drawing only, however fast the strokes come
+    pending = setTimeout(i2i.strokeEnd, 0);
   };
   document.addEventListener('pointerup', stroke, true);
   document.addEventListener('keyup', stroke, true);

@@ -27,9 +27,25 @@ SHOW_PANELS = """
 """
 # a value copied between the canvas and its server-side stand-in, in the browser
 COPY = "(value) => value"
+# the view page.js read from the canvas (a PNG data URL) as #view_redraw's first input
+VIEW = "(view, ...rest) => [window.i2i?.view ?? null, ...rest]"
+# In <head>, before the page's scripts: WebGL canvases keep their drawing buffer after it is
+# shown, so page.js can read the Sketchpad as the person sees it at any time (by default the
+# buffer is cleared once composited, and a read returns a transparent image). Costs a buffer copy
+# per frame the editor draws, which it does only while something changes.
+HEAD = """<script>
+(() => {
+  const getContext = HTMLCanvasElement.prototype.getContext;
+  HTMLCanvasElement.prototype.getContext = function (type, options) {
+    if (/webgl/.test(String(type))) options = { ...(options || {}), preserveDrawingBuffer: true };
+    return getContext.call(this, type, options);
+  };
+})();
+</script>"""
 # the hooks of page.js: a slider step, a z set by the server, a server redraw done, the model's
 # in-browser engine (ui/web_engine.py's spec, or null)
 SLIDER = "(...z) => { window.i2i?.slider(z); }"
 Z_SET = "(...z) => { window.i2i?.zSet(z); }"
 SERVER_DONE = "() => { window.i2i?.serverDone(); }"
+REDRAW = "() => { window.i2i?.strokeEnd(); }"  # as after a stroke (the centring was switched)
 SET_MODEL = "(spec) => { window.i2i?.setModel(spec); }"
