@@ -50,12 +50,14 @@ SLIDER_STEPS_JS = """async (n) => {
 }"""
 
 
-def draw(page, box: dict, points: list) -> None:
-    """One stroke with the mouse through `points` (fractions of the canvas box)."""
+def draw(page, box: dict, points: list, steps: int = 2) -> None:
+    """One stroke with the mouse through `points` (fractions of the canvas box), `steps` pointer
+    moves per segment (the editor draws straight lines between them; each move costs the editor a
+    frame, ~0.2 s in a software-rendered headless Chromium)."""
     page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
     page.mouse.down()
     for x, y in points[1:]:
-        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=8)
+        page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=steps)
     page.mouse.up()
 
 
