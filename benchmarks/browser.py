@@ -110,21 +110,32 @@ def strokes(k: int) -> list:
     return [[(0.25 + 0.02 * (i % 20), 0.55 + 0.005 * i), (0.35 + 0.02 * (i % 20), 0.6)] for i in range(k)]
 
 
-def server_strokes(browser, url: str, steps: int) -> list[float]:
-    """Stroke end (pointer up) -> the server's new image shown, in ms."""
+def server_strokes(browser, url: str, steps: int) -> tuple[list[float], dict[str, list[float]]]:
+    """Stroke end (pointer up) -> the server's new image shown, in ms, and its phases: the
+    editor's own pointer-up work (until the page's handler runs), reading and encoding the canvas,
+    and the Gradio event (request, model, reply, image shown)."""
     page = open_and_draw(browser, url + "?engine=server")
     page.evaluate(WATCH_SHOWN_JS)
     page.wait_for_function("() => window.__shown && !window.i2i.busy", timeout=120_000)
     box = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"]).bounding_box()
-    out = []
-    for stroke in strokes(steps + 1):
+    out, phases = [], {"editor": [], "read": [], "event": []}
+    for k, stroke in enumerate(strokes(steps + 1)):
         before = page.evaluate("() => window.__shown.src")
         draw(page, box, stroke)
         page.wait_for_function("(b) => window.__shown.src !== b && !window.i2i.busy", arg=before, timeout=120_000)
-        out.append(page.evaluate("() => window.__shown.at - window.i2i.inputAt"))
+        m = page.evaluate("() => ({...window.i2i.marks, shown: window.__shown.at})")
+        if k:  # the first is a warm-up
+            out.append(m["shown"] - m["start"])
+            for name, (a, b) in {"editor": ("start", "handled"), "read": ("handled", "read"),
+                                 "event": ("read", "shown")}.items():
+                phases[name].append(m[b] - m[a])
         page.wait_for_timeout(200)  # a person's next stroke
     page.close()
-    return out[1:]  # the first is a warm-up
+    return out, phases
+
+
+def phase_medians(phases: dict[str, list[float]]) -> str:
+    return ", ".join(f"{name} {statistics.median(ms):.0f} ms" for name, ms in phases.items())
 
 
 def page_engine(browser, url: str, steps: int) -> dict:
@@ -144,13 +155,17 @@ def page_engine(browser, url: str, steps: int) -> dict:
         draw(page, box, stroke)
     frames = lambda: page.evaluate("() => window.i2i.frames.length")  # noqa: E731
     page.wait_for_function("() => window.i2i.frames.length >= 1", timeout=60_000)
-    stroke_ms = []
-    for stroke in strokes(steps + 1):
+    stroke_ms, phases = [], {"editor": [], "read": [], "model": []}
+    for k, stroke in enumerate(strokes(steps + 1)):
         n = frames()
         draw(page, box, stroke)
         page.wait_for_function("(n) => window.i2i.frames.length > n", arg=n, timeout=60_000)
         f = page.evaluate("() => window.i2i.frames.at(-1)")
-        stroke_ms.append(f["end"] - f["start"])
+        if k:  # the first is a warm-up
+            stroke_ms.append(f["end"] - f["start"])
+            for name, (a, b) in {"editor": ("start", "handled"), "read": ("handled", "read"),
+                                 "model": ("read", "end")}.items():
+                phases[name].append(f[b] - f[a])
         page.wait_for_timeout(200)
     requests = []
     page.on("request", lambda r: requests.append(r.url) if r.url.startswith(url) else None)
@@ -167,7 +182,8 @@ def page_engine(browser, url: str, steps: int) -> dict:
     page.wait_for_timeout(500)
     load_ms = page.evaluate("() => window.i2i.loadMs")
     page.close()
-    return {"status": status, "stroke": stroke_ms[1:], "slider": slider_ms, "requests": requests, "load_ms": load_ms}
+    return {"status": status, "stroke": stroke_ms, "phases": phases, "slider": slider_ms, "requests": requests,
+            "load_ms": load_ms}
 
 
 def page_users(browser, url: str, users: int) -> dict:
@@ -219,12 +235,14 @@ def main() -> None:
     with running_app() as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         if not args.skip_server:
-            print(f"server path, stroke end -> new image: {stats(server_strokes(browser, url, args.steps))}",
+            ms, phases = server_strokes(browser, url, args.steps)
+            print(f"server path, stroke end -> new image: {stats(ms)}\n  p50 of its phases: {phase_medians(phases)}",
                   flush=True)
         r = page_engine(browser, url, args.steps)
         print(f"in-browser engine: {r['status']}")
         if "stroke" in r:
-            print(f"in-browser, stroke end -> new image: {stats(r['stroke'])}")
+            print(f"in-browser, stroke end -> new image: {stats(r['stroke'])}\n"
+                  f"  p50 of its phases: {phase_medians(r['phases'])} (prepare, model, paint)")
             print(f"in-browser, slider input -> new image: {stats(r['slider'])}")
             print(f"requests to the server during {args.steps} slider steps: {len(r['requests'])}")
             print(f"first load of the in-browser engine (files fetched, session ready, probe timed): "

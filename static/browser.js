@@ -49,13 +49,13 @@ export async function start(i2i, spec, options = {}) {
       const { z, t, read } = latest;
       latest = null;
       try {
-        const pixels = await i2i.capture(read);
+        const handled = performance.now(), pixels = await i2i.capture(read), readAt = performance.now();
         if (!pixels) throw new Error("the canvas cannot be read");
         const sum = checksum(pixels.data);
         if (!sketch || sum !== seen) sketch = prepareSketch(pixels.data, pixels.width, pixels.height, size);
         seen = sum;
         if (sketch.ink < 10) clear(); else paint(toRGBA(await i2i.engine.render(sketch.x, z), channels, size, sketch.mask), size);
-        i2i.frames.push({ start: t, end: performance.now() });
+        i2i.frames.push({ start: t, handled, read: readAt, end: performance.now() });
       } catch (e) {
         running = false;
         return fail(e);

@@ -12,7 +12,7 @@
   // current z is drawn again: in the page when the in-browser engine runs (static/browser.js),
   // else by the server. One server redraw at a time: a stroke made while one runs is drawn when
   // it returns (only the latest drawing).
-  const i2i = window.i2i = { engine: null, spec: null, busy: false, dirty: false, frames: [], view: null };
+  const i2i = window.i2i = { engine: null, spec: null, busy: false, dirty: false, frames: [], view: null, marks: {} };
   i2i.status = (text) => { const s = document.querySelector('#engine_status p, #engine_status'); if (s) s.textContent = text; };
   i2i.fit = () => document.querySelector('#fit input[type=checkbox]')?.checked ?? true;
   // The canvas as the person sees it, as ImageData, or null when it cannot be read. Gradio's
@@ -50,6 +50,7 @@
     clearTimeout(i2i.guard);
     i2i.guard = setTimeout(i2i.serverDone, 30000);  // never stuck if a reply is lost
     i2i.view = i2i.fit() ? await i2i.viewPng() : null;
+    i2i.marks.read = performance.now();
     document.querySelector(i2i.view ? '#view_redraw' : '#sync_drawing')?.click();
   };
   i2i.serverDone = () => {  // the last step of #view_redraw's and #sync_drawing's events
@@ -58,7 +59,7 @@
     clearTimeout(i2i.guard);
     if (i2i.dirty) { i2i.dirty = false; i2i.serverRedraw(); }
   };
-  i2i.strokeEnd = () => (i2i.engine && i2i.engine.stroke()) || i2i.serverRedraw();
+  i2i.strokeEnd = () => (i2i.marks = { start: i2i.inputAt, handled: performance.now() }, i2i.engine && i2i.engine.stroke()) || i2i.serverRedraw();
   // slider steps (their events run only in the page): here, or the server's #slider_redraw
   i2i.slider = (z) => (i2i.inputAt = performance.now(), i2i.engine && i2i.engine.slider(z)) || document.querySelector('#slider_redraw')?.click();
   // a z set by the server (a seed picked, random z, style from a photo): drawn here too

@@ -10,7 +10,8 @@ stand-ins (`panels`, `canvas_copy`), and browser-only steps (`js=`), which have 
 messages, copy values between them and the page. Nor does the canvas have a change listener:
 with one, it sends its layers to the server after every change and its next value is only an
 id for them, which is empty when the change was an image set by the app (a race in Gradio
-6.31: Generate then saw an empty canvas); page.js syncs the drawing after each stroke instead.
+6.31: Generate then saw an empty canvas); page.js redraws after each stroke instead, sending the
+canvas as it reads it (VIEW, one request) or, without centring, the editor's exported layers.
 """
 from __future__ import annotations
 
