@@ -126,12 +126,18 @@ def server_strokes(browser, url: str, steps: int) -> tuple[list[float], dict[str
         m = page.evaluate("() => ({...window.i2i.marks, shown: window.__shown.at})")
         if k:  # the first is a warm-up
             out.append(m["shown"] - m["start"])
-            for name, (a, b) in {"editor": ("start", "handled"), "read": ("handled", "read"),
-                                 "event": ("read", "shown")}.items():
-                phases[name].append(m[b] - m[a])
+            for name, ms in zip(phases, phases_of(m, "shown")):
+                phases[name].append(ms)
         page.wait_for_timeout(200)  # a person's next stroke
     page.close()
     return out, phases
+
+
+def phases_of(marks: dict[str, float], end: str) -> list[float]:
+    """One stroke's phases in ms from the page's marks (pointer up, its handler running, the canvas
+    read): the editor's own pointer-up work, reading the canvas, then the rest until `end`."""
+    t = [marks[k] for k in ("start", "handled", "read", end)]
+    return [b - a for a, b in zip(t, t[1:])]
 
 
 def phase_medians(phases: dict[str, list[float]]) -> str:
@@ -163,9 +169,8 @@ def page_engine(browser, url: str, steps: int) -> dict:
         f = page.evaluate("() => window.i2i.frames.at(-1)")
         if k:  # the first is a warm-up
             stroke_ms.append(f["end"] - f["start"])
-            for name, (a, b) in {"editor": ("start", "handled"), "read": ("handled", "read"),
-                                 "model": ("read", "end")}.items():
-                phases[name].append(f[b] - f[a])
+            for name, ms in zip(phases, phases_of(f, "end")):
+                phases[name].append(ms)
         page.wait_for_timeout(200)
     requests = []
     page.on("request", lambda r: requests.append(r.url) if r.url.startswith(url) else None)
