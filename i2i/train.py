@@ -383,9 +383,10 @@ def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool, stop: threadin
     skipped = f"; skipped {len(data.skipped)} unreadable images" if data.skipped else ""
     # Every rank draws the same global batch (same indices, crops and augmentation, from the
     # shared random state) and keeps its rows: the shards together are the batch one process
-    # would train on. BicycleGAN's shard is its slice of the encoded half then of the random half.
+    # would train on. A model that splits its batch in two halves (even_batch: BicycleGAN's encoded
+    # and random halves) gets its slice of each half.
     global_batch = tcfg.batch_size * world.size
-    mine = distributed.shard_rows(global_batch, groups=2 if mcfg.model == "bicyclegan" else 1).to(device)
+    mine = distributed.shard_rows(global_batch, groups=2 if mcfg.even_batch else 1).to(device)
     ranks = (f"; batch {tcfg.batch_size} per process x {world.size} processes = {global_batch}"
              if world.size > 1 else "")
     yield Event("start", step, tcfg.iters,
