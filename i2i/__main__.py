@@ -60,11 +60,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     elif given.get("init_from"):  # the continued run's model and settings, with the training flags given here
         from .checkpoint import load_continuation
         info, _ = load_continuation(given["init_from"])
-        changed = sorted(k for k in given if k in model_fields and k != "model" and given[k] != info["model"].get(k))
+        loss_fields = family(info["model"]["model"]).Config.loss_fields  # the objective's weights may change
+        changed = sorted(k for k in given if k in model_fields and k != "model" and k not in loss_fields
+                         and given[k] != info["model"].get(k))
         if changed:
             raise ConfigError(f"{', '.join(_flag(k) for k in changed)}: a continued run keeps the model of "
-                              f"{given['init_from']}; start a new run to change it")
-        mcfg = model_config_from_dict(info["model"])
+                              f"{given['init_from']} (only {', '.join(map(_flag, loss_fields))} may change); "
+                              "start a new run to change it")
+        mcfg = model_config_from_dict({**info["model"], **{k: given[k] for k in loss_fields if k in given}})
         tcfg = TrainConfig(**{**info["train"], "out": args.out,
                               **{k: v for k, v in given.items() if k in train_fields and v is not None}})
     else:

@@ -259,7 +259,9 @@ def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool, stop: threadin
         mcfg, tcfg = resume_configs(out, {k: getattr(tcfg, k) for k in RESUME_OVERRIDES}, state=state)
     elif tcfg.init_from:
         cont_info, cont_weights = load_continuation(tcfg.init_from)
-        mcfg = model_config_from_dict(cont_info["model"])
+        # the release's model; the objective's weights (Config.loss_fields) as mcfg gives them
+        tuned = {k: getattr(mcfg, k) for k in mcfg.loss_fields} if mcfg is not None and mcfg.model == cont_info["model"]["model"] else {}
+        mcfg = model_config_from_dict({**cont_info["model"], **tuned})
         if tcfg.iters <= cont_info["step"]:
             raise ValueError(f"--iters {tcfg.iters} must be above the {cont_info['step']} steps {tcfg.init_from} has done")
     device = pick_device(tcfg.device)

@@ -27,6 +27,18 @@ def test_kl_is_summed_over_dims_and_averaged_or_summed_over_the_batch():
     assert math.isclose(float(kl_loss(torch.ones(4, 8), logvar, "sum")), 0.5 * 32, rel_tol=1e-6)
 
 
+def test_free_bits_stop_pushing_a_dimension_below_the_floor():
+    mu = torch.zeros(4, 2)
+    mu[:, 0] = 2.0  # dimension 0: KL 2 nats, above the floor; dimension 1: KL 0.125, below it
+    mu[:, 1] = 0.5
+    mu.requires_grad_(True)
+    loss = kl_loss(mu, torch.zeros(4, 2), free=0.5)
+    assert math.isclose(loss.item(), 2.0 + 0.5, rel_tol=1e-6)  # the floor counts for dimension 1
+    loss.backward()
+    assert (mu.grad[:, 0] > 0).all() and (mu.grad[:, 1] == 0).all()  # only the dimension above is pulled to 0
+    assert math.isclose(float(kl_loss(mu, torch.zeros(4, 2), "sum", free=0.5)), 4 * 2.5, rel_tol=1e-6)
+
+
 def test_image_pool_history_and_state():
     pool = ImagePool(3)
     first = pool.query(torch.arange(3.0).view(3, 1, 1, 1))

@@ -56,6 +56,11 @@ def test_bicyclegan_latent_loss_updates_g_not_e():
     logs["z_L1"].backward()
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in m.E.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.G.parameters())
+    # --latent-trains-e true: the same term updates E as well (what revives dimensions E dropped)
+    torch.manual_seed(0)
+    m = build_model(model_config("bicyclegan", size=64, latent_trains_e=True, **TINY))
+    m.loss_G(m.forward_train(torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)))[1]["z_L1"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.E.parameters())
 
 
 def test_cyclegan_step_on_real_unpaired_data(tmp_path):
@@ -223,6 +228,11 @@ def test_continue_a_release_elsewhere(tmp_path, shoes):
     assert state["step"] == 6 and state["train_config"]["data"] == str(shoes)
     assert main(["train", "--init-from", str(release), "--out", str(tmp_path / "x"), "--iters", "3"]) == 2
     assert main(["train", "--init-from", str(release), "--out", str(tmp_path / "y"), "--ngf", "64"]) == 2
+    # the objective's weights may change in a continued run (the networks stay)
+    assert main(["train", "--init-from", str(release), "--out", str(tmp_path / "z"), "--iters", "5",
+                 "--kl-free", "0.5", "--latent-trains-e", "true", "--sample-every", "0"]) == 0
+    tuned = load_state(tmp_path / "z")["model_config"]
+    assert tuned["kl_free"] == 0.5 and tuned["latent_trains_e"] is True and tuned["ngf"] == info["model"]["ngf"]
     with pytest.raises(Exception, match="cannot be continued"):
         load_continuation(tmp_path / "first")
 

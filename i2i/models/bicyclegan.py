@@ -20,8 +20,8 @@ objective, which forward_train and the losses follow):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
@@ -90,9 +90,14 @@ class BicycleGANConfig:
     lambda_kl: float = 0.01
     kl_reduction: str = "mean"      # KL summed over z's dimensions, then: "mean" over images, or "sum" (see losses.kl_loss)
     lambda_z: float = 0.5
+    kl_free: float = 0.0            # free bits: a z dimension's KL (batch mean, nats) below this costs nothing; 0 = the paper
+    latent_trains_e: Optional[bool] = None  # the latent term also updates E; None: as the variant's objective says
     diffaug: str = ""               # DiffAugment policy for every D input, e.g. "translation,cutout" (diffaug.py)
     init: str = "xavier"            # the official BicycleGAN init (xavier, gain 0.02)
     sketch_norm: bool = False       # binarise + thin + re-draw edge inputs (see edges.normalize_sketch)
+    # what a continued run (train --init-from) may change: they weigh the objective, no network's shape
+    loss_fields: ClassVar[tuple[str, ...]] = ("lambda_gan", "lambda_gan2", "lambda_l1", "lambda_kl", "kl_free",
+                                              "lambda_z", "latent_trains_e", "diffaug")
 
     def __post_init__(self) -> None:
         if self.model not in VARIANTS:
@@ -105,6 +110,8 @@ class BicycleGANConfig:
             raise ConfigError("sketch_norm needs a one-channel (edge map) input: set input_nc=1")
         if self.kl_reduction not in ("mean", "sum"):
             raise ConfigError(f"kl_reduction must be mean or sum, got {self.kl_reduction!r}")
+        if self.kl_free < 0:
+            raise ConfigError(f"kl_free is a number of nats per dimension, >= 0; got {self.kl_free}")
         try:
             check_policy(self.diffaug)
         except ValueError as e:
@@ -117,7 +124,10 @@ class BicycleGANConfig:
 
     @property
     def objective(self) -> Objective:
-        return VARIANTS[self.model]
+        o = VARIANTS[self.model]
+        if self.latent_trains_e is not None and o.latent_l1:
+            o = replace(o, latent_trains_e=self.latent_trains_e)
+        return o
 
     @property
     def has_encoder(self) -> bool:
@@ -211,7 +221,7 @@ class BicycleGAN(nn.Module):
         if o.encoded:  # cVAE-GAN: GAN + L1 reconstruction + KL
             logs["G_GAN"] = cfg.lambda_gan * gan_loss(self.D(self._d_input(out["a_enc"], out["fake_enc"])), True, cfg.gan_mode)
             logs["G_L1"] = cfg.lambda_l1 * F.l1_loss(out["fake_enc"].float(), out["b_enc"].float())
-            logs["KL"] = cfg.lambda_kl * kl_loss(out["mu"], out["logvar"], cfg.kl_reduction)
+            logs["KL"] = cfg.lambda_kl * kl_loss(out["mu"], out["logvar"], cfg.kl_reduction, cfg.kl_free)
         if o.random:
             d = self.D2 if o.split else self.D
             adv = gan_loss(d(self._d_input(out["a_src"], out["fake_rand"])), True, cfg.gan_mode)

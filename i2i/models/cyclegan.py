@@ -46,6 +46,8 @@ class CycleGANConfig:
     pool_size: int = 50
     init: str = "normal"
     sketch_norm: bool = False
+    # what a continued run (train --init-from) may change: they weigh the objective, no network's shape
+    loss_fields: ClassVar[tuple[str, ...]] = ("lambda_cyc", "lambda_idt")
     uses_z: ClassVar[bool] = False       # no latent code
     has_encoder: ClassVar[bool] = False
     even_batch: ClassVar[bool] = False   # any batch size
