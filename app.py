@@ -16,17 +16,19 @@ import os
 import random
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from i2i import hub
 from i2i.models import model_names
 from i2i.studio import training_enabled
 from ui.api import api_edges, api_encode, api_generate, api_generate_latent, api_translate
 from ui.draw_tab import (edges_to_canvas, example_to_canvas, generate_grid, interpolate_strip, model_changed,
-                         photo_to_canvas, redraw_from_view, redraw_latent, refresh_models, render_latent, select_seed, set_z,
+                         photo_to_canvas, redraw_from_view, refresh_models, render_latent, select_seed, set_z,
                          style_from_photo, translate_image)
-from ui.inputs import canvas_array, file_input
-from ui.page import COPY, CSS, HEAD, PAGE_JS, REDRAW, SERVER_DONE, SET_MODEL, SHOW_PANELS, SLIDER, VIEW, Z_SET
-from ui.web_engine import serve_static, web_spec
+from ui.inputs import file_input
+from ui.page import (CSS, PAD_HTML, PAD_JS, PAGE_JS, REDRAW, SERVER_DONE, SET_MODEL, SHOW_PANELS, SLIDER, TO_PAD, VIEW,
+                     VIEW_NOW, Z_SET)
+from ui.web_engine import CrossOriginIsolation, serve_static, web_spec
 from ui.state import DEFAULT_MODEL, EXAMPLES_DIR, MAX_SLIDERS, MODEL_QUEUE, job, store
 from ui.train_tab import (dataset_choices, default_dataset, poll_training, propose, push_run, start_training,
                           stop_training)
@@ -44,7 +46,7 @@ def build_demo() -> gr.Blocks:
         gr.Markdown("# i2i studio\nDraw an outline, get many plausible images (BicycleGAN). "
                     "Drag the latent sliders to change colour and texture.")
         seeds_state = gr.State([])
-        drawing = gr.State(None)  # canvas_array of the canvas: a 512x512 array (0.25 MB a session)
+        drawing = gr.State(None)  # the canvas the server last saw: a 512x512 array (0.25 MB a session)
         panels = gr.Textbox(visible=False)  # model_changed's "latent" / "plain" / "none" (see SHOW_PANELS)
         with gr.Tab("Draw"):
             with gr.Row():
@@ -59,19 +61,13 @@ def build_demo() -> gr.Blocks:
                 t_out = gr.Image(label="Output", format="png", interactive=False, elem_id="translate_out")
             with gr.Row() as draw_box:
                 with gr.Column(scale=1, min_width=300):
-                    sketch = gr.Sketchpad(
-                        label="Draw", type="numpy", image_mode="L", canvas_size=(512, 512), elem_id="sketch",
-                        height=560, brush=gr.Brush(default_size=2, colors=["#000000"], color_mode="fixed"))  # a radius: 4 px lines, HED-like
-                    canvas_copy = gr.Sketchpad(visible=False, type="numpy", image_mode="L")  # see ui/page.py
-                    sync_drawing = gr.Button(visible="hidden", elem_id="sync_drawing")  # pressed by ui/page.js
+                    gr.HTML(PAD_HTML, js_on_load=PAD_JS, elem_id="sketch")  # the drawing pad (ui/pad.js)
                     view_redraw = gr.Button(visible="hidden", elem_id="view_redraw")  # pressed by ui/page.js
-                    view = gr.Textbox(visible=False)  # filled by VIEW: the canvas as the page read it
+                    view = gr.Textbox(visible=False)  # filled by VIEW / VIEW_NOW: the canvas as a PNG data URL
+                    to_pad = gr.Textbox(visible=False)  # an image for the canvas (TO_PAD)
+                    onto_pad = dict(fn=None, inputs=to_pad, js=TO_PAD, api_visibility="private")
                     slider_redraw = gr.Button(visible="hidden", elem_id="slider_redraw")  # pressed by ui/page.js
-                    # browser-only copies between the canvas and its server-side stand-in
-                    to_copy = dict(fn=None, inputs=sketch, outputs=canvas_copy, js=COPY, api_visibility="private")
-                    to_sketch = dict(fn=None, inputs=canvas_copy, outputs=sketch, js=COPY, api_visibility="private")
-                    gr.Markdown("Black pen; eraser, undo and clear are in the canvas's toolbars. The output "
-                                "redraws when a stroke ends.", elem_classes="hint")
+                    gr.Markdown("The output redraws when a stroke ends (Ctrl+Z undoes one).", elem_classes="hint")
                     fit = gr.Checkbox(True, label="Centre and scale my drawing; white paper around it", elem_id="fit")
                     with gr.Accordion("Start from an image", open=False):
                         edge_upload = file_input("An edge map", elem_id="edge_upload")
@@ -79,8 +75,8 @@ def build_demo() -> gr.Blocks:
                         if examples:
                             ex = gr.Image(visible=False, type="filepath")
                             gr.Examples(examples=[[e] for e in examples], inputs=[ex], label="Validation sketches")
-                            ex.change(example_to_canvas, ex, [canvas_copy, drawing],
-                                      api_visibility="private").then(**to_sketch)
+                            ex.change(example_to_canvas, ex, [to_pad, drawing],
+                                      api_visibility="private").then(**onto_pad)
                 with gr.Column(scale=1, min_width=300):
                     latent_out = gr.Image(label="Output for this z", format="png", elem_id="latent_out",
                                           interactive=False, height=560)
@@ -164,18 +160,12 @@ def build_demo() -> gr.Blocks:
         # a stroke's end on the server path (ui/page.js): the canvas as seen, in one request ...
         view_redraw.click(redraw_from_view, [view, model, fit, *sliders], [latent_out, ztext, drawing], js=VIEW,
                           show_progress="hidden", **ui_model).then(None, js=SERVER_DONE, api_visibility="private")
-        # ... or the drawing exported by the editor, then the output for the current z
-        sync_drawing.click(**to_copy, trigger_mode="always_last").then(
-            canvas_array, canvas_copy, drawing, show_progress="hidden", api_visibility="private").then(
-            redraw_latent, [drawing, model, fit, *sliders], [latent_out, ztext], show_progress="hidden",
-            **ui_model).then(None, js=SERVER_DONE, api_visibility="private")
         fit.input(None, js=REDRAW, api_visibility="private")
-        grid = dict(fn=generate_grid, inputs=[canvas_copy, seed, n, model, fit], outputs=[gallery, seeds_state, drawing],
-                    **ui_model)
-        go.click(**to_copy).then(**grid)
-        new_seeds.click(lambda: random.randrange(100_000), None, seed, api_visibility="private").then(
-            **to_copy).then(**grid)
-        # the latent events read `drawing`, not the canvas (see canvas_array)
+        grid = dict(fn=generate_grid, inputs=[view, seed, n, model, fit], outputs=[gallery, seeds_state, drawing],
+                    js=VIEW_NOW, **ui_model)
+        go.click(**grid)
+        new_seeds.click(lambda: random.randrange(100_000), None, seed, api_visibility="private").then(**grid)
+        # the latent events read `drawing` (the canvas the server last saw), so a slider step sends numbers only
         # a z the server sets is drawn again by the in-browser engine, when it runs (ui/page.js)
         z_set = dict(fn=None, inputs=sliders, js=Z_SET, api_visibility="private")
         gallery.select(select_seed, [seeds_state, model, drawing, fit], [latent_out, ztext, *sliders],
@@ -191,12 +181,12 @@ def build_demo() -> gr.Blocks:
                    **ui_model).then(**z_set)
         style_photo.upload(style_from_photo, [style_photo, model, drawing, fit],
                            [latent_out, ztext, style_preview, *sliders], **ui_model).then(**z_set)
-        # the drawing first: with the in-browser engine, strokes do not send it to the server
-        interp.click(**to_copy).then(canvas_array, canvas_copy, drawing, api_visibility="private").then(
-            interpolate_strip, [drawing, model, fit, seed_b, photo_b, k, *sliders], [strip, gif], **ui_model)
+        # the canvas as it is now: with the in-browser engine, strokes do not send it to the server
+        interp.click(interpolate_strip, [view, model, fit, seed_b, photo_b, k, *sliders], [strip, gif], js=VIEW_NOW,
+                     **ui_model)
         t_go.click(translate_image, [t_in, model, t_rev], t_out, **ui_model)
         for upload, to_canvas in ((photo_upload, photo_to_canvas), (edge_upload, edges_to_canvas)):
-            upload.upload(to_canvas, upload, [canvas_copy, drawing], api_visibility="private").then(**to_sketch)
+            upload.upload(to_canvas, upload, [to_pad, drawing], api_visibility="private").then(**onto_pad)
         start.click(functools.partial(start_training, resume=False), [data, tmodel, size, batch, iters, run_name],
                     [status, timer], api_visibility="private")
         resume.click(functools.partial(start_training, resume=True), [data, tmodel, size, batch, iters, run_name],
@@ -251,4 +241,5 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # state_session_capacity: each new session copies every component's config (~0.2 MB here);
     # REST callers that send no session hash make one per request, so keep the newest 1,000 only
-    demo.launch(theme=gr.themes.Soft(), css=CSS, js=PAGE_JS, head=HEAD, max_file_size="10mb", state_session_capacity=1000)
+    demo.launch(theme=gr.themes.Soft(), css=CSS, js=PAGE_JS, app_kwargs=dict(middleware=[Middleware(CrossOriginIsolation)]),
+                max_file_size="10mb", state_session_capacity=1000)

@@ -52,8 +52,7 @@ SLIDER_STEPS_JS = """async (n) => {
 
 def draw(page, box: dict, points: list, steps: int = 2) -> None:
     """One stroke with the mouse through `points` (fractions of the canvas box), `steps` pointer
-    moves per segment (the editor draws straight lines between them; each move costs the editor a
-    frame, ~0.2 s in a software-rendered headless Chromium)."""
+    moves per segment (the pad draws straight lines between them)."""
     page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
     page.mouse.down()
     for x, y in points[1:]:
@@ -66,14 +65,13 @@ def open_app(browser, url: str, height: int = 1600):
     page = browser.new_page(viewport={"width": 1400, "height": height})
     page.goto(url, wait_until="load")
     page.wait_for_selector("#sketch canvas", timeout=60_000)
+    page.wait_for_function("() => window.i2iPad && window.i2i", timeout=60_000)  # ui/pad.js and ui/page.js ran
     return page
 
 
 def open_and_draw(browser, url: str):
     """A page on the app with the brush picked and SHOE drawn on the canvas; returns the page."""
     page = open_app(browser, url)
-    page.wait_for_function("() => document.querySelector('#sketch button[aria-label=\"Brush\"]')"
-                           "?.className.includes('highlight')", timeout=30_000)  # the app picked the brush
     canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
     box = canvas.bounding_box()
     for stroke in SHOE:
@@ -111,14 +109,14 @@ def strokes(k: int) -> list:
 
 
 def server_strokes(browser, url: str, steps: int) -> tuple[list[float], dict[str, list[float]]]:
-    """Stroke end (pointer up) -> the server's new image shown, in ms, and its phases: the
-    editor's own pointer-up work (until the page's handler runs), reading and encoding the canvas,
-    and the Gradio event (request, model, reply, image shown)."""
+    """Stroke end (pointer up) -> the server's new image shown, in ms, and its phases: the pad's
+    pointer-up work (until the page's handler runs), reading the canvas as a PNG, and the Gradio
+    event (request, model, reply, image shown)."""
     page = open_and_draw(browser, url + "?engine=server")
     page.evaluate(WATCH_SHOWN_JS)
     page.wait_for_function("() => window.__shown && !window.i2i.busy", timeout=120_000)
     box = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"]).bounding_box()
-    out, phases = [], {"editor": [], "read": [], "event": []}
+    out, phases = [], {"pad": [], "read": [], "event": []}
     for k, stroke in enumerate(strokes(steps + 1)):
         before = page.evaluate("() => window.__shown.src")
         draw(page, box, stroke)
@@ -135,7 +133,7 @@ def server_strokes(browser, url: str, steps: int) -> tuple[list[float], dict[str
 
 def phases_of(marks: dict[str, float], end: str) -> list[float]:
     """One stroke's phases in ms from the page's marks (pointer up, its handler running, the canvas
-    read): the editor's own pointer-up work, reading the canvas, then the rest until `end`."""
+    read): the pad's pointer-up work, reading the canvas, then the rest until `end`."""
     t = [marks[k] for k in ("start", "handled", "read", end)]
     return [b - a for a, b in zip(t, t[1:])]
 
@@ -154,14 +152,12 @@ def page_engine(browser, url: str, steps: int) -> dict:
     if "in your browser" not in status:
         page.close()
         return {"status": status}
-    page.wait_for_function("() => document.querySelector('#sketch button[aria-label=\"Brush\"]')"
-                           "?.className.includes('highlight')", timeout=30_000)
     box = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"]).bounding_box()
     for stroke in SHOE:
         draw(page, box, stroke)
     frames = lambda: page.evaluate("() => window.i2i.frames.length")  # noqa: E731
     page.wait_for_function("() => window.i2i.frames.length >= 1", timeout=60_000)
-    stroke_ms, phases = [], {"editor": [], "read": [], "model": []}
+    stroke_ms, phases = [], {"pad": [], "read": [], "model": []}
     for k, stroke in enumerate(strokes(steps + 1)):
         n = frames()
         draw(page, box, stroke)

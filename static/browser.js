@@ -37,19 +37,18 @@ export async function start(i2i, spec, options = {}) {
     i2i.status(`Drawing on the server (the in-browser engine stopped: ${String(e.message || e).slice(0, 80)})`);
     i2i.serverRedraw();
   };
-  // One frame at a time; a request made while one runs replaces the pending one. A slider step
-  // reads the canvas at once and prepares it again only when it changed (an image put on the
-  // canvas by the app is not a stroke); a stroke waits for the editor to draw its end first.
+  // One frame at a time; a request made while one runs replaces the pending one. The canvas is
+  // prepared again only when its pixels changed (a slider step on the same drawing reuses it).
   let sketch = null, seen = -1;
   const draw = async (job) => {
     latest = job;
     if (running) return;
     running = true;
     while (latest) {
-      const { z, t, read } = latest;
+      const { z, t } = latest;
       latest = null;
       try {
-        const handled = performance.now(), pixels = await i2i.capture(read), readAt = performance.now();
+        const handled = performance.now(), pixels = await i2i.capture(), readAt = performance.now();
         if (!pixels) throw new Error("the canvas cannot be read");
         const sum = checksum(pixels.data);
         if (!sketch || sum !== seen) sketch = prepareSketch(pixels.data, pixels.width, pixels.height, size);
@@ -64,12 +63,14 @@ export async function start(i2i, spec, options = {}) {
     running = false;
   };
   i2i.engine = {
-    stroke: () => i2i.fit() && (draw({ z: sliderZ(nz), t: i2i.inputAt ?? performance.now(), read: true }), true),
-    slider: (z) => i2i.fit() && (draw({ z: z.slice(0, nz), t: i2i.inputAt ?? performance.now(), read: false }), true),
+    stroke: () => i2i.fit() && (draw({ z: sliderZ(nz), t: i2i.inputAt ?? performance.now() }), true),
+    slider: (z) => i2i.fit() && (draw({ z: z.slice(0, nz), t: i2i.inputAt ?? performance.now() }), true),
     render: engine.render,
   };
   i2i.loadMs = loadMs;
-  i2i.status(`Drawing in your browser (WebAssembly, ${engine.probeMs.toFixed(0)} ms a frame; loaded in ` +
+  const threads = ortModule.env.wasm.numThreads;
+  i2i.status(`Drawing in your browser (WebAssembly, ${threads} thread${threads > 1 ? "s" : ""}, ` +
+             `${engine.probeMs.toFixed(0)} ms a frame; loaded in ` +
              `${(loadMs / 1000).toFixed(1)} s)`);
   if (document.querySelector("#latent_out img")) i2i.engine.stroke(); // the current output, redrawn here
 }

@@ -244,7 +244,6 @@ def test_device_training_script_runs_on_the_cpu(tmp_path):
     import shutil
     import subprocess
     import sys
-    from pathlib import Path
     from conftest import ROOT
     data = tmp_path / "packed"
     for sub, n in (("edges2shoes/train", 4), ("edges2shoes/val", 2), ("human_sketch_shoes/train", 4)):

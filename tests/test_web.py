@@ -26,7 +26,7 @@ def node(**request) -> dict:
 
 
 def canvas_drawing() -> Image.Image:
-    """Strokes on a transparent layer, anti-aliased, off-centre and small: what the Sketchpad sends."""
+    """Strokes on a transparent layer, anti-aliased, off-centre and small: what a browser's canvas may hold."""
     img = Image.new("RGBA", (400, 300), (0, 0, 0, 0))
     d = ImageDraw.Draw(img)
     d.line([(60, 200), (120, 120), (250, 110), (330, 190), (60, 200)], fill=(20, 20, 20, 255), width=6)

@@ -2,6 +2,8 @@
 images onto the canvas, and the image-in, image-out panel of models without z."""
 from __future__ import annotations
 
+import base64
+import io
 import random
 
 import gradio as gr
@@ -13,16 +15,17 @@ from i2i.edges import photo_to_edges
 from i2i.images import open_image
 from i2i.infer import Translator, interpolate, z_for_seed
 from ui.errors import user_errors
-from ui.inputs import sketch_image, view_array, z_text
+from ui.inputs import VIEW_PREFIX, sketch_image, view_array, z_text
 from ui.model_calls import run_encode, run_generate, run_translate
 from ui.outputs import out_file, out_files
 from ui.state import MAX_SLIDERS, latent_model, model_or_error, store
 
 
 @user_errors
-def generate_grid(sketch, seed, n, model, fit):
+def generate_grid(view, seed, n, model, fit):
+    """The seed grid for the canvas as the page sent it (VIEW_NOW), and that drawing kept."""
     t = model_or_error(model)
-    arr = sketch_image(sketch)
+    arr = sketch_image(view_array(view))
     if not t.uses_z:
         return [(out_file(run_translate(t, arr)), "output")], [], arr
     return *seed_grid(t, arr, seed, n, fit), arr
@@ -113,8 +116,9 @@ def style_from_photo(photo, model, sketch, fit):
 
 
 @user_errors
-def interpolate_strip(sketch, model, fit, seed_b, photo_b, k, *values):
+def interpolate_strip(view, model, fit, seed_b, photo_b, k, *values):
     t = latent_model(model)
+    sketch = view_array(view)
     z0 = list(values[:t.nz])
     z1 = run_encode(t, photo_b) if photo_b is not None else z_for_seed(int(seed_b), t.nz).numpy()
     codes = interpolate(z0, z1, int(k))
@@ -123,11 +127,13 @@ def interpolate_strip(sketch, model, fit, seed_b, photo_b, k, *values):
     return [(f, f"{i + 1}/{len(frames)}") for i, f in enumerate(out_files(frames))], gif
 
 
-def _canvas(img: Image.Image) -> tuple[dict, np.ndarray]:
-    """A Sketchpad value showing `img` (with a composite: that is what the canvas sends back until
-    someone draws on it), and the drawing the server keeps for the latent events."""
-    rgb = np.asarray(img.convert("RGB"))
-    return {"background": rgb, "layers": [], "composite": rgb}, np.asarray(img.convert("L"))
+def _canvas(img: Image.Image) -> tuple[str, np.ndarray]:
+    """`img` for the drawing pad (a PNG data URL, TO_PAD in ui/page.py), and the drawing the
+    server keeps for the latent events."""
+    grey = img.convert("L")
+    png = io.BytesIO()
+    grey.save(png, format="PNG")
+    return VIEW_PREFIX + base64.b64encode(png.getvalue()).decode(), np.asarray(grey)
 
 
 @user_errors

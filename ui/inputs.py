@@ -21,25 +21,12 @@ def file_input(label: str | None = None, file_types: tuple[str, ...] | None = ("
     return gr.File(label=label, file_types=list(file_types) if file_types else None, type="binary", **kwargs)
 
 
-def canvas_array(value) -> np.ndarray | None:
-    """A Sketchpad value (or a plain image) as a greyscale array; None when there is no image.
-
-    A value without a composite (an image set on the canvas, never drawn on) gives its
-    background. Also what the latent events read: a copy of the drawing kept on the server (a
-    gr.State updated after each stroke and on Generate), so that a slider step sends a few
-    numbers, not the canvas's layers (see ui/page.py for what reading the canvas costs in the browser).
-    """
-    if isinstance(value, dict):
-        value = value.get("composite") if value.get("composite") is not None else value.get("background")
-    return None if value is None else np.asarray(open_image(value, "L"))
-
-
 VIEW_PREFIX = "data:image/png;base64,"
 MAX_VIEW_CHARS = 8_000_000  # a 2,000 x 2,000 screenshot of a drawing is well under this
 
 
 def view_array(view) -> np.ndarray:
-    """The canvas as the page read it (ui/page.js's viewPng: a PNG data URL) as a greyscale array."""
+    """The canvas as the page sent it (ui/pad.js's png(): a PNG data URL) as a greyscale array."""
     if not isinstance(view, str) or not view.startswith(VIEW_PREFIX):
         raise gr.Error("the page sent no drawing (a PNG data URL was expected): reload the page")
     if len(view) > MAX_VIEW_CHARS:
@@ -52,8 +39,8 @@ def view_array(view) -> np.ndarray:
 
 
 def sketch_image(value) -> np.ndarray:
-    """The drawing from a Sketchpad value (or a plain image), refusing an empty canvas."""
-    arr = canvas_array(value)
+    """A drawing (an array, or an image file's bytes) as a greyscale array, refusing an empty one."""
+    arr = None if value is None else np.asarray(open_image(value, "L"))
     if arr is None or (arr < 200).sum() < 20:
         raise gr.Error("The canvas is empty: draw an outline (or upload an edge map / a photo) first.")
     return arr

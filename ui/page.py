@@ -1,17 +1,11 @@
-"""The page's own JavaScript and CSS (page.js, page.css beside this file) and the browser-only
-snippets that app.py's events run (`js=`).
+"""The page's own JavaScript and CSS (page.js, page.css, pad.js beside this file), the drawing
+pad's HTML, and the browser-only snippets that app.py's events run (`js=`).
 
-Gradio 6's page, on every status message of any event, asks each component that was an input
-or output of an earlier server event (and each component inside such a panel) for its value
-again; for the Sketchpad that means exporting and uploading all its layers, which it then did
-several times a second (each slider step waited behind those uploads). So no server event takes the
-canvas, or a panel holding it, as an input or output: the server reads and writes hidden
-stand-ins (`panels`, `canvas_copy`), and browser-only steps (`js=`), which have no status
-messages, copy values between them and the page. Nor does the canvas have a change listener:
-with one, it sends its layers to the server after every change and its next value is only an
-id for them, which is empty when the change was an image set by the app (a race in Gradio
-6.31: Generate then saw an empty canvas); page.js redraws after each stroke instead, sending the
-canvas as it reads it (VIEW, one request) or, without centring, the editor's exported layers.
+The canvas is our own (PAD_HTML, pad.js): a 2D canvas the page reads at once. The server never
+takes it as an event's input: the page sends what it shows as a PNG data URL in a hidden textbox
+(VIEW, VIEW_NOW) and the server keeps the drawing it last saw (`drawing`) for the slider events,
+so a slider step sends a few numbers. Images the app puts on the paper come back as data URLs
+(TO_PAD).
 """
 from __future__ import annotations
 
@@ -26,23 +20,23 @@ SHOW_PANELS = """
 (panels) => [panels !== 'plain', panels === 'plain', panels === 'latent', panels === 'latent']
   .map((visible) => ({__type__: 'update', visible}))
 """
-# a value copied between the canvas and its server-side stand-in, in the browser
-COPY = "(value) => value"
-# the view page.js read from the canvas (a PNG data URL) as #view_redraw's first input
+PAD_JS = (HERE / "pad.js").read_text()
+PAD_HTML = """<div class="pad">
+  <label class="pad-label">Draw</label>
+  <div class="pad-tools" role="toolbar" aria-label="Drawing tools">
+    <button type="button" data-tool="pen" aria-pressed="true">Pen</button>
+    <button type="button" data-tool="eraser" aria-pressed="false">Eraser</button>
+    <button type="button" data-act="undo">Undo</button>
+    <button type="button" data-act="clear">Clear</button>
+  </div>
+  <canvas width="512" height="512" tabindex="0" aria-label="Drawing paper: draw a shoe's outline"></canvas>
+</div>"""
+# the view page.js read from the canvas at a stroke's end (a PNG data URL) as #view_redraw's first input
 VIEW = "(view, ...rest) => [window.i2i?.view ?? null, ...rest]"
-# In <head>, before the page's scripts: WebGL canvases keep their drawing buffer after it is
-# shown, so page.js can read the Sketchpad as the person sees it at any time (by default the
-# buffer is cleared once composited, and a read returns a transparent image). Costs a buffer copy
-# per frame the editor draws, which it does only while something changes.
-HEAD = """<script>
-(() => {
-  const getContext = HTMLCanvasElement.prototype.getContext;
-  HTMLCanvasElement.prototype.getContext = function (type, options) {
-    if (/webgl/.test(String(type))) options = { ...(options || {}), preserveDrawingBuffer: true };
-    return getContext.call(this, type, options);
-  };
-})();
-</script>"""
+# the canvas as it is now, as an event's first input (Generate, interpolate)
+VIEW_NOW = "(view, ...rest) => [window.i2iPad?.png() ?? null, ...rest]"
+# an image the server made for the canvas (a PNG data URL) put on the paper
+TO_PAD = "(url) => { if (url) window.i2iPad?.load(url); }"
 # the hooks of page.js: a slider step, a z set by the server, a server redraw done, the model's
 # in-browser engine (ui/web_engine.py's spec, or null)
 SLIDER = "(...z) => { window.i2i?.slider(z); }"

@@ -79,3 +79,28 @@ def web_spec(model: str, ort_served: bool) -> dict | None:
     return {"static": file_url(STATIC) + "/", "model": file_url(onnx), "bytes": onnx.stat().st_size, "ort": file_url(ORT / ORT_FILES[0]),
             "wasm": file_url(ORT) + "/", "config": {"size": cfg.size, "nz": cfg.nz, "input_nc": cfg.input_nc,
                                                       "output_nc": cfg.output_nc}}
+
+
+class CrossOriginIsolation:
+    """ASGI middleware: every response says the page may be cross-origin isolated (COOP
+    same-origin, COEP credentialless), which lets onnxruntime-web run the model on several threads
+    (WebAssembly threads need SharedArrayBuffer). `credentialless` still loads cross-origin files
+    such as a theme's fonts, without cookies. In a Space's iframe the embedding page decides and
+    the page is not isolated: one thread, as without these headers.
+    """
+
+    HEADERS = [(b"cross-origin-opener-policy", b"same-origin"), (b"cross-origin-embedder-policy", b"credentialless")]
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_isolated(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *self.HEADERS]}
+            await send(message)
+        await self.app(scope, receive, send_isolated)
+
