@@ -332,6 +332,7 @@ def test_browser_output_follows_the_pen_on_the_server(app):
         # undo, the eraser and clear redraw too; a cleared paper clears the output
         ink = "() => { const d = window.i2iPad.pixels().data; let n = 0; for (let i = 0; i < d.length; i += 4) n += d[i] < 128; return n; }"
         for act in ("undo", "eraser", "clear"):
+            page.wait_for_function(SHOWN, timeout=60_000)  # the last redraw's image loaded (it may still be loading)
             shown, inked = page.evaluate(SHOWN), page.evaluate(ink)
             if act == "eraser":
                 page.click("#sketch [data-tool=eraser]")
