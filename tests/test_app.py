@@ -82,7 +82,10 @@ def test_api_generate_is_seeded_and_diverse(app, files):
     images = [read(g["image"]) for g in grid]
     assert len(images) == 4 and len(set(images)) == 4
     again = c.predict(handle_file(files / "sketch.png"), 2, 1, "edges2shoes", api_name="/generate")
-    assert read(again[0]["image"]) == images[2], "same seed must give identical bytes"
+    # the same image, alone or in a batch, to one grey level (README: CPU kernels may round a
+    # pixel differently at another batch size, as fp32 and ONNX Runtime do here now and then)
+    alone, batched = (np.asarray(Image.open(io.BytesIO(b)), dtype=int) for b in (read(again[0]["image"]), images[2]))
+    assert np.abs(alone - batched).max() <= 1, "the same seed must give the same image"
     assert Image.open(io.BytesIO(images[0])).format == "PNG"
 
 
