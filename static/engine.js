@@ -24,7 +24,9 @@ export async function loadEngine(ort, bytes, model, { now = () => performance.no
   const t0 = now();
   let session;
   try {
-    session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+    // the page draws one image at a time: a fixed batch lets the runtime plan static shapes
+    session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all",
+                                                         freeDimensionOverrides: { batch: 1 } });
   } catch (e) {
     throw new EngineRefused(`the model did not load (${String(e.message || e).slice(0, 80)})`);
   }
