@@ -1,8 +1,8 @@
 // The drawing pad: a plain 2D canvas of 512 x 512 paper pixels with a pen, an eraser, undo and
 // clear. Run by gr.HTML's js_on_load with `element` (the pad's block, ui/page.py's PAD_HTML).
-// It replaces Gradio's Sketchpad, which draws with WebGL: in a browser without a GPU each pointer
-// move cost that editor ~0.2 s and reading its canvas another ~0.15 s (README, issue 15's figures).
-// Here a stroke is a few line segments on a 2D canvas and the drawing is read as it is shown.
+// Not Gradio's Sketchpad: that editor draws with WebGL, which a browser without a GPU renders in
+// software, so every pointer move and every read of its canvas is slow. Here a stroke is a few
+// line segments on a 2D canvas, and the drawing is read as it is shown.
 // When a stroke, an undo, a clear or an image put here by the app ends, the page is told
 // (window.i2i.strokeEnd, ui/page.js), which redraws the output for the current z.
 const SIZE = 512;
