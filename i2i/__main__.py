@@ -45,7 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .distributed import world_from_env
-    from .train import TrainConfig, resume_configs, train
+    from .train import TrainConfig, continued_model_config, resume_configs, train
 
     given = vars(args)
     model_fields = {f.name for f in dataclasses.fields(family(args.model).Config)}
@@ -67,7 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"{', '.join(_flag(k) for k in changed)}: a continued run keeps the model of "
                               f"{given['init_from']} (only {', '.join(map(_flag, loss_fields))} may change); "
                               "start a new run to change it")
-        mcfg = model_config_from_dict({**info["model"], **{k: given[k] for k in loss_fields if k in given}})
+        mcfg = continued_model_config(info["model"], given)
         tcfg = TrainConfig(**{**info["train"], "out": args.out,
                               **{k: v for k, v in given.items() if k in train_fields and v is not None}})
     else:

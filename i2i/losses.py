@@ -24,6 +24,12 @@ def gan_loss(preds: torch.Tensor | list[torch.Tensor], real: bool, mode: str = "
     raise ValueError(f"unknown gan_mode {mode!r}; choose lsgan or vanilla")
 
 
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, 1)) of each latent dimension, averaged over the batch: (nz,)."""
+    mu, logvar = mu.float(), logvar.float()
+    return (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).mean(0)
+
+
 def kl_loss(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean", free: float = 0.0) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, I)) = -1/2 sum(1 + logvar - mu^2 - exp(logvar)), per image.
 
@@ -37,8 +43,7 @@ def kl_loss(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean", fre
     `free` nats, so a dimension carrying less than that is not pushed further towards the prior.
     Against posterior collapse: with free = 0 the shipped encoder kept 3 of its 8 dimensions.
     """
-    mu, logvar = mu.float(), logvar.float()
-    per_dim = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).mean(0)  # batch mean, per dimension
+    per_dim = kl_per_dim(mu, logvar)
     if free > 0:
         per_dim = per_dim.clamp(min=free)
     per_image = per_dim.sum()

@@ -32,7 +32,7 @@ from .data import (DataError, PairedImages, concat, is_photo_folder, is_unaligne
 from .device import native_bf16, pick_device
 from .edges import augment_sketch, edges_of_photos, normalize_sketch, stroke_width_for
 from .images import from_unit, grid, to_pil, to_unit
-from .models import ModelConfig, build_model, model_config_from_dict
+from .models import ModelConfig, build_model, family, model_config_from_dict
 from .tracking import check_tracker, tracked
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,13 @@ def resume_configs(out: str | Path, overrides: dict[str, Any] | None = None, *,
     if tcfg.iters < state["step"]:
         raise ValueError(f"--iters {tcfg.iters} is below the {state['step']} steps this run has already done")
     return mcfg, tcfg
+
+
+def continued_model_config(release_model: dict, changes: dict[str, Any]) -> ModelConfig:
+    """The model a continued run (--init-from) trains: the release's, with the objective's weights
+    (the family's Config.loss_fields) taken from `changes`; the networks stay the release's."""
+    fields = family(release_model["model"]).Config.loss_fields
+    return model_config_from_dict({**release_model, **{k: v for k, v in changes.items() if k in fields}})
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -259,9 +266,8 @@ def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool, stop: threadin
         mcfg, tcfg = resume_configs(out, {k: getattr(tcfg, k) for k in RESUME_OVERRIDES}, state=state)
     elif tcfg.init_from:
         cont_info, cont_weights = load_continuation(tcfg.init_from)
-        # the release's model; the objective's weights (Config.loss_fields) as mcfg gives them
-        tuned = {k: getattr(mcfg, k) for k in mcfg.loss_fields} if mcfg is not None and mcfg.model == cont_info["model"]["model"] else {}
-        mcfg = model_config_from_dict({**cont_info["model"], **tuned})
+        same = mcfg is not None and mcfg.model == cont_info["model"]["model"]
+        mcfg = continued_model_config(cont_info["model"], dataclasses.asdict(mcfg) if same else {})
         if tcfg.iters <= cont_info["step"]:
             raise ValueError(f"--iters {tcfg.iters} must be above the {cont_info['step']} steps {tcfg.init_from} has done")
     device = pick_device(tcfg.device)

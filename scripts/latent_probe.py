@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from i2i.checkpoint import load_state  # noqa: E402
 from i2i.data import list_images  # noqa: E402
 from i2i.images import open_image, to_tensor  # noqa: E402
+from i2i.losses import kl_per_dim  # noqa: E402
 from i2i.models import build_model, model_config_from_dict  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def pairs(folder: str, n: int, size: int, input_nc: int) -> tuple[torch.Tensor, 
 @torch.no_grad()
 def probe(model, a: torch.Tensor, b: torch.Tensor, nz: int) -> dict[str, np.ndarray]:
     mu, logvar = model.E(b)
-    kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).mean(0)
+    kl = kl_per_dim(mu, logvar)
     effect = []
     for d in range(nz):
         lo, hi = torch.zeros(len(a), nz), torch.zeros(len(a), nz)

@@ -52,23 +52,17 @@ def render_latent(sketch, model, fit, *values):
 
 
 @user_errors
-def redraw_latent(sketch, model, fit, *values):
-    """The output for the current z once a stroke, an erase, an undo or a clear has ended; an
-    empty canvas clears it (no error: the person is drawing, not asking for an image)."""
+def redraw_from_view(view, model, fit, *values):
+    """The output for the current z once a stroke, an erase, an undo or a clear has ended, from the
+    canvas as the page sent it (ui/page.js, one request), and that drawing kept for the slider
+    events. An empty canvas clears the output (no error: the person is drawing, not asking for an image)."""
+    arr = view_array(view)
     t = model_or_error(model)
     if not t.uses_z:
-        return gr.skip(), gr.skip()
-    if not _has_ink(sketch):
-        return None, gr.skip()
-    return render_latent(sketch, model, fit, *values)
-
-
-@user_errors
-def redraw_from_view(view, model, fit, *values):
-    """redraw_latent from the canvas as the page sees it (one request: no export of the editor's
-    layers, see ui/page.js), and that drawing kept for the slider events."""
-    arr = view_array(view)
-    return *redraw_latent(arr, model, fit, *values), arr
+        return gr.skip(), gr.skip(), arr
+    if not _has_ink(arr):
+        return None, gr.skip(), arr
+    return *render_latent(arr, model, fit, *values), arr
 
 
 def slider_updates(t: Translator | None, z=None) -> list:
