@@ -50,6 +50,19 @@ def kl_loss(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean", fre
     return per_image if reduction == "mean" else per_image * mu.shape[0]
 
 
+def mode_seeking_loss(fake: torch.Tensor, fake_moved: torch.Tensor, dz: float, eps: float = 1e-5) -> torch.Tensor:
+    """Mode seeking (Mao et al., CVPR 2019, "MSGAN"): 1 / (image change per unit of z change).
+
+    fake and fake_moved are G(A, z) and G(A, z') for the same inputs, with |z' - z| = dz along
+    the dimension that was moved. Per image, as the mean absolute pixel change divided by dz,
+    then averaged over the batch (MSGAN divides batch means; per image, a dimension G ignores
+    is not hidden by the batch's other images, which move dimensions G already uses). Small
+    while G responds, large and steep where it does not: a push against ignored dimensions.
+    """
+    per_image = (fake_moved.float() - fake.float()).abs().flatten(1).mean(1) / dz
+    return (1.0 / (per_image + eps)).mean()
+
+
 class ImagePool:
     """History of generated images for the discriminator (Shrivastava et al., 2017; CycleGAN).
 

@@ -5,7 +5,8 @@ import torch
 
 from i2i.config import ConfigError, from_dict, to_dict
 from i2i.models import BicycleGANConfig, model_config, model_config_from_dict
-from i2i.losses import ImagePool, gan_loss, kl_loss
+from i2i.losses import ImagePool, gan_loss, kl_loss, mode_seeking_loss
+from i2i.models.bicyclegan import MS_STEP, move_one_dimension
 
 
 def test_lsgan_targets():
@@ -37,6 +38,21 @@ def test_free_bits_stop_pushing_a_dimension_below_the_floor():
     loss.backward()
     assert (mu.grad[:, 0] > 0).all() and (mu.grad[:, 1] == 0).all()  # only the dimension above is pulled to 0
     assert math.isclose(float(kl_loss(mu, torch.zeros(4, 2), "sum", free=0.5)), 4 * 2.5, rel_tol=1e-6)
+
+
+def test_mode_seeking_moves_one_dimension_and_weighs_the_inverse_change():
+    torch.manual_seed(0)
+    z = torch.randn(64, 8)
+    moved = move_one_dimension(z)
+    diff = moved - z
+    assert ((diff != 0).sum(1) == 1).all() and torch.allclose(diff.abs().sum(1), torch.full((64,), MS_STEP))
+    assert (moved.abs() <= torch.maximum(z.abs(), torch.tensor(MS_STEP)) + 1e-6).all()  # towards and past 0
+    assert len(set(diff.nonzero()[:, 1].tolist())) == 8  # every dimension gets its turn
+    fake = torch.zeros(2, 3, 4, 4)
+    # image 0 changes by 0.2 per pixel, image 1 by 0.4: per unit of z 0.1 and 0.2 -> mean(10, 5)
+    moved_fake = torch.cat([fake[:1] + 0.2, fake[1:] + 0.4])
+    assert math.isclose(float(mode_seeking_loss(fake, moved_fake, 2.0)), 7.5, rel_tol=1e-3)
+    assert float(mode_seeking_loss(fake, fake, 2.0)) > 1e4  # an ignored dimension costs the most
 
 
 def test_image_pool_history_and_state():

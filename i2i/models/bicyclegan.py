@@ -30,11 +30,23 @@ from torch.func import functional_call
 
 from ..config import ConfigError, check_common
 from ..diffaug import check_policy, diff_augment
-from ..distributed import randn_shard
-from ..losses import gan_loss, kl_loss
+from ..distributed import randint_shard, randn_shard
+from ..losses import gan_loss, kl_loss, mode_seeking_loss
 from ..networks import Encoder, MultiScaleDiscriminator, UNetGenerator, init_weights, reparameterize
 
 Logs = dict[str, torch.Tensor]
+MS_STEP = 2.0  # how far mode seeking moves one dimension of z
+
+
+def move_one_dimension(z: torch.Tensor) -> torch.Tensor:
+    """z with one random dimension per row moved by MS_STEP towards and past 0 (0.5 -> -1.5,
+    -3 -> -1), so the moved code stays where N(0, I) puts its mass."""
+    k = randint_shard(0, z.shape[1], z.shape[0], device=z.device)
+    rows = torch.arange(z.shape[0], device=z.device)
+    moved = z.clone()
+    moved[rows, k] -= MS_STEP * torch.where(z[rows, k] >= 0, 1.0, -1.0).to(z.dtype)
+    return moved
+
 
 
 @dataclass(frozen=True)
@@ -91,13 +103,14 @@ class BicycleGANConfig:
     kl_reduction: str = "mean"      # KL summed over z's dimensions, then: "mean" over images, or "sum" (see losses.kl_loss)
     lambda_z: float = 0.5
     kl_free: float = 0.0            # free bits: a z dimension's KL (batch mean, nats) below this costs nothing; 0 = the paper
+    lambda_ms: float = 0.0          # mode seeking on one z dimension at a time (losses.mode_seeking_loss); 0 = the paper
     latent_trains_e: Optional[bool] = None  # the latent term also updates E; None: as the variant's objective says
     diffaug: str = ""               # DiffAugment policy for every D input, e.g. "translation,cutout" (diffaug.py)
     init: str = "xavier"            # the official BicycleGAN init (xavier, gain 0.02)
     sketch_norm: bool = False       # binarise + thin + re-draw edge inputs (see edges.normalize_sketch)
     # what a continued run (train --init-from) may change: they weigh the objective, no network's shape
     loss_fields: ClassVar[tuple[str, ...]] = ("lambda_gan", "lambda_gan2", "lambda_l1", "lambda_kl", "kl_free",
-                                              "lambda_z", "latent_trains_e", "diffaug")
+                                              "lambda_z", "lambda_ms", "latent_trains_e", "diffaug")
 
     def __post_init__(self) -> None:
         if self.model not in VARIANTS:
@@ -112,6 +125,9 @@ class BicycleGANConfig:
             raise ConfigError(f"kl_reduction must be mean or sum, got {self.kl_reduction!r}")
         if self.kl_free < 0:
             raise ConfigError(f"kl_free is a number of nats per dimension, >= 0; got {self.kl_free}")
+        if self.lambda_ms < 0 or (self.lambda_ms > 0 and not self.objective.random):
+            raise ConfigError(f"lambda_ms weighs the random-z path's mode seeking term: >= 0, and only for a "
+                              f"variant with that path (not {self.model}); got {self.lambda_ms}")
         try:
             check_policy(self.diffaug)
         except ValueError as e:
@@ -210,6 +226,11 @@ class BicycleGAN(nn.Module):
             # slices of the global halves, and z matches the single-process run's
             z = randn_shard(a_enc.shape[0], self.cfg.nz, device=a.device)
             out.update(a_src=a_enc, z_random=z, fake_rand=self.G(a_enc, z), a_real=a_real, b_real=b_real)
+            if self.cfg.lambda_ms > 0:
+                # Deviation from the paper, against the collapse of single dimensions that the
+                # latent probe found (docs/recipe.md): the same A with one dimension of z moved,
+                # so G is pushed to respond to every dimension, not just the few E encodes.
+                out["fake_moved"] = self.G(a_enc, move_one_dimension(z))
         return out
 
     def loss(self, phase: str, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
@@ -230,6 +251,8 @@ class BicycleGAN(nn.Module):
                 logs["G_L1"] = cfg.lambda_l1 * F.l1_loss(out["fake_rand"].float(), out["b_real"].float())
             else:  # cLR-GAN
                 logs["G_GAN2"] = cfg.lambda_gan2 * adv
+            if "fake_moved" in out:
+                logs["G_MS"] = cfg.lambda_ms * mode_seeking_loss(out["fake_rand"], out["fake_moved"], MS_STEP)
         if o.latent_l1:
             if o.latent_trains_e:
                 mu2, _ = self.E(out["fake_rand"])
