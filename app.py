@@ -29,7 +29,7 @@ from ui.inputs import file_input
 from ui.page import (CSS, PAD_HTML, PAD_JS, PAGE_JS, REDRAW, SERVER_DONE, SET_MODEL, SHOW_PANELS, SLIDER, TO_PAD, VIEW,
                      VIEW_NOW, Z_SET)
 from ui.web_engine import CrossOriginIsolation, serve_static, web_spec
-from ui.state import DEFAULT_MODEL, EXAMPLES_DIR, MAX_SLIDERS, MODEL_QUEUE, job, store
+from ui.state import DEFAULT_MODEL, EXAMPLES_DIR, MAX_SLIDERS, MODEL_QUEUE, STROKE_CALL, job, store
 from ui.train_tab import (dataset_choices, default_dataset, poll_training, propose, push_run, start_training,
                           stop_training)
 
@@ -157,9 +157,9 @@ def build_demo() -> gr.Blocks:
                 functools.partial(web_spec, ort_served=ort_served), model, web_model, api_visibility="private").then(
                 None, web_model, None, js=SET_MODEL, api_visibility="private")
         ui_model = dict(api_visibility="private", **MODEL_QUEUE)  # UI-only events that run a network
-        # a stroke's end on the server path (ui/page.js): the canvas as seen, in one request ...
+        # a stroke's end on the server path (ui/page.js): the canvas as seen, in one request (STROKE_CALL)
         view_redraw.click(redraw_from_view, [view, model, fit, *sliders], [latent_out, ztext, drawing], js=VIEW,
-                          show_progress="hidden", **ui_model).then(None, js=SERVER_DONE, api_visibility="private")
+                          show_progress="hidden", **STROKE_CALL).then(None, js=SERVER_DONE, api_visibility="private")
         fit.input(None, js=REDRAW, api_visibility="private")
         grid = dict(fn=generate_grid, inputs=[view, seed, n, model, fit], outputs=[gallery, seeds_state, drawing],
                     js=VIEW_NOW, **ui_model)

@@ -278,7 +278,7 @@ def test_browser_draw_generate_drag(app):
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "browser.png"), full_page=True)
         # a stroke after that sends the canvas as seen (a PNG inside the redraw's request: no
-        # upload of the editor's layers) and redraws the output
+        # upload of the editor's layers) and redraws the output, in one POST outside the queue
         requests.clear()
         before = page.locator("#latent_out img").get_attribute("src")
         canvas = max(page.locator("#sketch canvas").all(), key=lambda c: c.bounding_box()["width"])
@@ -286,13 +286,14 @@ def test_browser_draw_generate_drag(app):
         page.wait_for_function("(b) => document.querySelector('#latent_out img')?.src !== b", arg=before,
                                timeout=60_000)
         urls = [url for _, url in requests]
-        assert [url for url in urls if "/queue/join" in url] and not [url for url in urls if "/upload" in url], urls
+        assert len([url for url in urls if "/run/predict" in url]) == 1, urls
+        assert not [url for url in urls if "/upload" in url or "/queue/join" in url], urls
         # unticking "centre and scale" redraws (the same request: the paper as it is)
         requests.clear()
         page.locator("#fit input[type=checkbox]").uncheck()
         page.wait_for_function("() => !window.i2i.busy", timeout=60_000)
         for _ in range(60):
-            if [url for _, url in requests if "/queue/join" in url]:
+            if [url for _, url in requests if "/run/predict" in url]:
                 break
             page.wait_for_timeout(500)
         else:

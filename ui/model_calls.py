@@ -1,6 +1,8 @@
 """The only code that runs the networks for the page: under ZeroGPU these run on a GPU worker."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from PIL import Image
 
@@ -9,7 +11,10 @@ from i2i.infer import Translator
 try:  # Hugging Face ZeroGPU: runs the decorated function on a GPU worker; a no-op elsewhere
     import spaces
     gpu = spaces.GPU
+    ZERO_GPU = bool(os.environ.get("SPACES_ZERO_GPU"))  # set by Spaces on ZeroGPU hardware
 except ImportError:
+    ZERO_GPU = False
+
     def gpu(duration: int):
         return lambda fn: fn
 

@@ -9,6 +9,7 @@ import gradio as gr
 
 from i2i.infer import Translator
 from i2i.studio import ModelStore, TrainingJob
+from ui.model_calls import ZERO_GPU
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository: checkpoints/, runs/, data/
 DEFAULT_MODEL = os.environ.get("I2I_DEFAULT_MODEL", "edges2shoes")  # the model the app opens with
@@ -20,6 +21,11 @@ RUNS = Path(os.environ.get("I2I_RUNS_DIR", ROOT / "runs"))
 
 # every event that runs a network shares this first-come-first-served line (see demo.queue in app.py)
 MODEL_QUEUE = dict(concurrency_id="model", concurrency_limit=1)
+# ... but for a stroke's redraw (one image, ~25 ms of model here): one plain POST outside the
+# queue, whose join request and event stream were most of the time from stroke to image
+# (benchmarks/browser.py). Its forward pass still takes its turn (Translator's lock). Under
+# ZeroGPU, where each call is lent a GPU, it keeps its place in the line.
+STROKE_CALL = dict(api_visibility="private", **(MODEL_QUEUE if ZERO_GPU else dict(queue=False)))
 
 store = ModelStore({"": ROOT / "checkpoints", "runs": RUNS},
                    [h.strip() for h in os.environ.get("I2I_HUB_MODELS", "").split(",") if h.strip()])
