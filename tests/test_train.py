@@ -11,7 +11,7 @@ from i2i.models import model_config
 from i2i.data import load_aligned, make_batch
 from i2i.metrics import pairwise_l1
 from i2i.models import build_model
-from i2i.train import TrainConfig, train
+from i2i.train import TrainConfig, train, use_amp
 from conftest import TINY, data_dir
 
 
@@ -229,6 +229,16 @@ def test_mixed_sources_with_photos_alone(tmp_path, shoes):
                                              for e in events if e.kind == "log")
     with pytest.raises(Exception, match="only an edge-map model"):
         run(model_config("bicyclegan", size=64, **TINY), dataclasses.replace(tcfg, out=str(tmp_path / "rgb")))
+
+
+def test_bf16_only_where_the_cpu_has_bf16_instructions(monkeypatch):
+    """oneDNN says yes on any AVX-512 CPU; emulated bf16 made a step 2.1x slower on an Ice Lake."""
+    from i2i import device
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(device, "cpu_flags", lambda: {"avx512f", "avx512bw", "avx512_vnni"})  # Ice Lake
+    assert not use_amp(cpu, True)
+    monkeypatch.setattr(device, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})  # Cooper Lake, Sapphire Rapids
+    assert use_amp(cpu, True) and not use_amp(cpu, False)
 
 
 def test_mix_sampler_follows_the_weights():
