@@ -16,7 +16,7 @@ The shoe region (shoe_mask) is every pixel that is not near-white paper.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn as nn
@@ -357,14 +357,22 @@ def latent_measures(t: Translator, sketches: torch.Tensor, photos: torch.Tensor,
             "style_colour_error_ratio": enc / rand if rand > 0 else None,
             "code_std": [float(v) for v in std], "code_std_min": float(std.min()), "code_std_mean": float(std.mean()),
         })
+    effect = dim_effects(t.forward, sketches[:effect_sketches], nz, step)
+    out.update({"dim_effect": [float(v) for v in effect], "dim_effect_min": float(effect.min())})
+    return out
+
+
+def dim_effects(generate: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sketches: torch.Tensor, nz: int,
+                step: float = 2.0) -> torch.Tensor:
+    """For each z dimension k alone, the mean |G(sketch, -step e_k) - G(sketch, +step e_k)| over
+    the sketches, in pixels of [0, 1]: (nz,). generate(a, z) gives images in [-1, 1] (a
+    Translator's forward, or a training model's G, as the latent probe and tests use it)."""
     codes = torch.zeros(2 * nz, nz)
     codes[torch.arange(nz) * 2, torch.arange(nz)] = -step
     codes[torch.arange(nz) * 2 + 1, torch.arange(nz)] = step
     effects = []
     with torch.inference_mode():
-        for i in range(min(effect_sketches, n)):
-            y = to_unit(t.forward(sketches[i:i + 1].expand(2 * nz, -1, -1, -1), codes))
+        for i in range(len(sketches)):
+            y = to_unit(generate(sketches[i:i + 1].expand(2 * nz, -1, -1, -1), codes))
             effects.append((y[1::2] - y[0::2]).abs().mean((1, 2, 3)))
-    effect = torch.stack(effects).mean(0)
-    out.update({"dim_effect": [float(v) for v in effect], "dim_effect_min": float(effect.min())})
-    return out
+    return torch.stack(effects).mean(0)

@@ -24,6 +24,7 @@ from i2i.data import list_images  # noqa: E402
 from i2i.images import open_image, to_tensor  # noqa: E402
 from i2i.losses import kl_per_dim  # noqa: E402
 from i2i.models import build_model, model_config_from_dict  # noqa: E402
+from i2i.realism import dim_effects  # noqa: E402
 
 
 def pairs(folder: str, n: int, size: int, input_nc: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,12 +41,8 @@ def pairs(folder: str, n: int, size: int, input_nc: int) -> tuple[torch.Tensor, 
 def probe(model, a: torch.Tensor, b: torch.Tensor, nz: int) -> dict[str, np.ndarray]:
     mu, logvar = model.E(b)
     kl = kl_per_dim(mu, logvar)
-    effect = []
-    for d in range(nz):
-        lo, hi = torch.zeros(len(a), nz), torch.zeros(len(a), nz)
-        lo[:, d], hi[:, d] = -2, 2
-        effect.append(float((model.G(a, lo) - model.G(a, hi)).abs().mean() / 2))
-    return {"KL": kl.numpy(), "mu std": mu.std(0).numpy(), "effect": np.array(effect)}
+    effect = dim_effects(model.G, a, nz)
+    return {"KL": kl.numpy(), "mu std": mu.std(0).numpy(), "effect": effect.numpy()}
 
 
 def main() -> None:

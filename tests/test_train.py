@@ -10,6 +10,7 @@ from i2i.config import ConfigError
 from i2i.models import model_config
 from i2i.data import load_aligned, make_batch
 from i2i.metrics import pairwise_l1
+from i2i.realism import dim_effects
 from i2i.models import build_model
 from i2i.train import TrainConfig, train, use_amp
 from conftest import TINY, data_dir
@@ -64,30 +65,19 @@ def test_bicyclegan_latent_loss_updates_g_not_e():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.E.parameters())
 
 
-def dimension_effects(m, a: torch.Tensor) -> torch.Tensor:
-    """Mean absolute change of G(a, z) when each z dimension alone goes from -2 to +2."""
-    with torch.no_grad():
-        out = []
-        for k in range(m.cfg.nz):
-            lo, hi = torch.zeros(a.shape[0], m.cfg.nz), torch.zeros(a.shape[0], m.cfg.nz)
-            lo[:, k], hi[:, k] = -2, 2
-            out.append(float((m.G(a, hi) - m.G(a, lo)).abs().mean()))
-        return torch.tensor(out)
-
-
 def test_mode_seeking_makes_g_respond_to_every_dimension():
     """--lambda-ms: optimising its term alone raises the weakest dimension's effect on the image."""
     torch.manual_seed(0)
     m = build_model(model_config("bicyclegan", size=32, input_nc=1, lambda_ms=1.0, **TINY))
     a = torch.rand(4, 1, 32, 32) * 2 - 1
-    before = dimension_effects(m, a)
+    before = dim_effects(m.G, a, m.cfg.nz)
     opt = torch.optim.Adam(m.G.parameters(), lr=1e-3)
     for _ in range(15):
         _, logs = m.loss_G(m.forward_train(torch.cat([a, a]), torch.rand(8, 3, 32, 32) * 2 - 1))
         opt.zero_grad()
         logs["G_MS"].backward()
         opt.step()
-    after = dimension_effects(m, a)
+    after = dim_effects(m.G, a, m.cfg.nz)
     assert after.min() > 3 * before.min(), (before, after)
     with pytest.raises(ConfigError, match="random-z path"):
         model_config("cvaegan", lambda_ms=0.1)

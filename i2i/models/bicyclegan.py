@@ -48,7 +48,6 @@ def move_one_dimension(z: torch.Tensor) -> torch.Tensor:
     return moved
 
 
-
 @dataclass(frozen=True)
 class Objective:
     """Which parts of the objective a variant trains, and in which order its phases run."""
