@@ -223,7 +223,7 @@ def build_demo() -> gr.Blocks:
 
 if DEFAULT_MODEL in store.names():
     store.get(DEFAULT_MODEL)  # load (and pick the engine) now, not on the first request
-    web_spec(DEFAULT_MODEL, ort_served=True)  # its generator.onnx written and checked now, not on a page load
+    web_spec(DEFAULT_MODEL, ort_served=True)  # its ONNX file for the page written and checked now, not on a page load
 demo = build_demo()
 # Model calls wait in one first-come-first-served line (MODEL_QUEUE), one at a time: the forward
 # passes are serialised in the Translator anyway, and a single line keeps latency fair (a lock

@@ -257,11 +257,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _export_onnx(release: str) -> int:
-    from .onnx_file import write_onnx
+    from .checkpoint import load_release
+    from .onnx_file import write_onnx, write_page_onnx
 
     path, diff = write_onnx(release)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, fp16 weights); ONNX Runtime vs PyTorch on the "
           f"same sketch and z: max abs difference {diff:.2g}")
+    if load_release(release)[0].sketch_norm:
+        path, diff = write_page_onnx(release)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, int8 convolutions, for the page); against "
+              f"fp32 on held-out drawings: mean abs difference {diff:.2g} (0..1 scale)")
     return 0
 
 
@@ -380,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="export the run's live G and E instead of their moving average (to compare the two)")
     x.add_argument("--onnx", action="store_true",
                    help="also write generator.onnx beside the release (sketch and z in, image out; dynamic batch; "
-                        "fp16 weights), checked against PyTorch; `export RELEASE --onnx` writes it into RELEASE")
+                        "fp16 weights), checked against PyTorch, and for a line-drawing model generator.int8.onnx "
+                        "(what the app's page runs), checked against it; `export RELEASE --onnx` writes them into RELEASE")
     x.set_defaults(func=cmd_export)
 
     u = sub.add_parser("push", help="upload a run or release to the Hugging Face Hub, with a model card",

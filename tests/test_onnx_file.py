@@ -1,11 +1,17 @@
 """generator.onnx (i2i/onnx_file.py): the export round trip, and the files it must refuse."""
+import shutil
+
 import numpy as np
 import pytest
+from PIL import Image
 import torch
 
 from i2i.checkpoint import save_release
 from i2i.infer import Translator, z_for_seed
-from i2i.onnx_file import ONNX_FILE, OnnxFileError, check_onnx, ensure_onnx, run_onnx, weights_sha256, write_onnx
+import i2i.onnx_file as onnx_file
+from conftest import ROOT, data_dir
+from i2i.onnx_file import (ONNX_FILE, PAGE_FILE, OnnxFileError, check_onnx, ensure_onnx, run_onnx, weights_sha256,
+                            write_onnx, write_page_onnx)
 from test_checkpoint_infer import sketch
 from test_cli import cli
 from test_engine import make_release
@@ -64,6 +70,45 @@ def test_corrupt_and_mismatched_files_are_refused(tmp_path):
     check_onnx(onnx_a, cfg_a, weights_sha256(a))
 
 
+def test_page_copy_is_int8_half_the_size_and_draws_within_tolerance(tmp_path):
+    """The shipped model's int8 copy (what the page runs), against fp32 on real drawings it was not
+    calibrated on: human sketches and the README's doodles, z from the seeds and a slider at +-3."""
+    for f in ("config.json", "model.safetensors"):
+        shutil.copy(ROOT / "checkpoints" / "edges2shoes" / f, tmp_path / f)
+    page, fp32 = ensure_onnx(tmp_path, page=True), ensure_onnx(tmp_path)
+    assert page == tmp_path / PAGE_FILE and page.stat().st_size < 0.6 * fp32.stat().st_size
+    import onnx
+    ops = {n.op_type for n in onnx.load(str(page)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    t = Translator.load(tmp_path, engine="fp32")
+    check_onnx(page, t.cfg, weights_sha256(tmp_path))
+    pairs = [Image.open(f) for f in sorted(data_dir("human_sketch_shoes", "val").glob("*"))[:6]]
+    drawings = [ab.crop((0, 0, ab.width // 2, ab.height)) for ab in pairs] + \
+        [Image.open(f) for f in sorted((ROOT / "docs" / "doodles").glob("*.png"))]
+    x = torch.cat([t.prepare(d, fit=True) for d in drawings]).numpy()
+    z = torch.stack([z_for_seed(s, 8) for s in range(len(drawings))])
+    z[::2, 3] = 3.0
+    z[1::2, 6] = -3.0
+    diff = np.abs(run_onnx(page, x, z.numpy()) - run_onnx(fp32, x, z.numpy())).mean(axis=(1, 2, 3)) / 2
+    assert diff.max() <= 0.01, diff
+    assert diff.min() > 0, "not quantized at all"
+    # kept while it matches the release; a corrupt one is written again
+    stamp = page.stat().st_mtime_ns
+    assert ensure_onnx(tmp_path, page=True) == page and page.stat().st_mtime_ns == stamp
+    page.write_bytes(b"not onnx")
+    ensure_onnx(tmp_path, page=True)
+    check_onnx(page, t.cfg, weights_sha256(tmp_path))
+
+
+def test_page_copy_is_refused_where_int8_would_not_do(tmp_path, monkeypatch):
+    with pytest.raises(OnnxFileError, match="calibrated on line drawings"):
+        write_page_onnx(make_release(tmp_path / "rgb", where_add="all"))  # no sketch_norm
+    monkeypatch.setattr(onnx_file, "PAGE_TOLERANCE", 1e-6)
+    with pytest.raises(OnnxFileError, match="int8 generator differs from fp32"):
+        write_page_onnx(make_release(tmp_path / "sk", where_add="all", sketch_norm=True))
+    assert not (tmp_path / "sk" / PAGE_FILE).exists()
+
+
 def test_cycleGAN_is_refused_with_a_reason(tmp_path):
     cyc = make_release(tmp_path / "cyc", model="cyclegan", ngf=8, ndf=8, n_blocks=2)
     with pytest.raises(OnnxFileError, match="only the U-Net generators"):
@@ -74,6 +119,10 @@ def test_cli_export_onnx(tmp_path):
     path = make_release(tmp_path / "rel")
     out = cli("export", path, "--onnx").stdout
     assert f"{ONNX_FILE}" in out and "max abs difference" in out and (path / ONNX_FILE).is_file()
+    assert PAGE_FILE not in out  # not a line-drawing model
+    sk = make_release(tmp_path / "sk", where_add="all", sketch_norm=True)
+    out = cli("export", sk, "--onnx").stdout
+    assert f"{PAGE_FILE}" in out and "mean abs difference" in out and (sk / PAGE_FILE).is_file()
     out = cli("export", path, tmp_path / "slim", "--half", "--onnx").stdout  # a slim release and its ONNX file
     assert (tmp_path / "slim" / ONNX_FILE).is_file()
     res = cli("export", path, check=False)

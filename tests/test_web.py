@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from conftest import ROOT, data_dir
 from i2i.config import to_dict
 from i2i.infer import Translator
-from i2i.onnx_file import ONNX_FILE, ensure_onnx
+from i2i.onnx_file import ONNX_FILE, PAGE_FILE, ensure_onnx
 
 if not (shutil.which("node") and (ROOT / "node_modules" / "onnxruntime-web").is_dir()):
     pytest.skip("needs Node.js and `npm ci` (the Makefile's install runs it)", allow_module_level=True)
@@ -46,11 +46,12 @@ def rgba_request(img: Image.Image) -> dict:
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
-    """A copy of the shipped model with its generator.onnx (the tests never write into checkpoints/)."""
+    """A copy of the shipped model with its ONNX files (the tests never write into checkpoints/)."""
     path = tmp_path_factory.mktemp("rel")
     for f in ("config.json", "model.safetensors"):
         shutil.copy(ROOT / "checkpoints" / "edges2shoes" / f, path / f)
     ensure_onnx(path)
+    ensure_onnx(path, page=True)
     return path, Translator.load(path, engine="fp32")
 
 
@@ -66,11 +67,12 @@ def test_page_prepares_a_drawing_as_the_server_does(release, drawing):
     assert mask is not None and np.abs(m - mask[0, 0].numpy()).mean() <= 0.002
 
 
-def test_page_engine_draws_what_the_server_draws(release):
+@pytest.mark.parametrize("file", [PAGE_FILE, ONNX_FILE])  # the int8 copy the page runs, and fp32
+def test_page_engine_draws_what_the_server_draws(release, file):
     path, t = release
     z = [0.8, -1.2, 0.3, 0.0, 1.5, -0.4, 0.9, -2.0]
     img = canvas_drawing()
-    r = node(op="draw", model=str(path / ONNX_FILE), config=to_dict(t.cfg), z=z, budgetMs=1e9,  # equality, not speed
+    r = node(op="draw", model=str(path / file), config=to_dict(t.cfg), z=z, budgetMs=1e9,  # equality, not speed
              **rgba_request(img))
     assert "image" in r, r
     page = np.frombuffer(base64.b64decode(r["image"]), np.uint8).reshape(t.size, t.size, 4)[..., :3]

@@ -1,6 +1,7 @@
 """What the page needs to draw in the visitor's browser: the app serves static/ (the page's
 JavaScript), onnxruntime-web's WebAssembly build (node_modules/, installed by `npm ci`) and each
-model's generator.onnx itself, so the page works offline and on a Space (no CDN).
+model's ONNX generator itself (an int8 copy for a line-drawing model), so the page works
+offline and on a Space (no CDN).
 
 `web_spec` tells the page where those files are for one model, or None when the model stays on
 the server (no latent code, no onnxruntime-web installed, an export that failed); the page then
@@ -16,7 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from i2i.checkpoint import WEIGHTS_FILE, CheckpointError, resolve
-from i2i.onnx_file import ONNX_FILE, ensure_onnx
+from i2i.onnx_file import ONNX_FILE, PAGE_FILE, OnnxFileError, ensure_onnx
 from ui.state import model_or_error
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,27 +51,38 @@ def serve_static() -> bool:
     return True
 
 
-_checked: dict[Path, tuple[float, float]] = {}  # generator.onnx -> (its mtime, its weights' mtime) when checked
+_chosen: dict[Path, tuple[tuple, Path]] = {}  # release folder -> (its files' mtimes, the file the page runs)
 
 
-def _onnx_file(folder: Path) -> Path:
-    """ensure_onnx, skipped while neither file has changed since the last check (each page load asks)."""
-    onnx, weights = folder / ONNX_FILE, folder / WEIGHTS_FILE
-    stamp = (onnx.stat().st_mtime, weights.stat().st_mtime) if onnx.is_file() else None
-    if stamp is None or _checked.get(onnx) != stamp:
-        ensure_onnx(folder)
-        _checked[onnx] = (onnx.stat().st_mtime, weights.stat().st_mtime)
-    return onnx
+def _page_file(folder: Path, sketch_model: bool) -> Path:
+    """The file the page runs: generator.int8.onnx for a line-drawing model (twice as fast in
+    WebAssembly), else, or where int8 cannot be made close enough, generator.onnx. Checked or
+    written once per change of the files (each page load asks)."""
+    def stamp() -> tuple:
+        return tuple(f.stat().st_mtime if f.is_file() else None for f in (folder / WEIGHTS_FILE, folder / PAGE_FILE,
+                                                                            folder / ONNX_FILE))
+    cached = _chosen.get(folder)
+    if cached is not None and cached[0] == stamp():
+        return cached[1]
+    path = None
+    if sketch_model:
+        try:
+            path = ensure_onnx(folder, page=True)
+        except OnnxFileError as e:
+            log.warning("the page runs %s in fp32: %s", folder.name, e)
+    path = path or ensure_onnx(folder)
+    _chosen[folder] = (stamp(), path)
+    return path
 
 
 def web_spec(model: str, ort_served: bool) -> dict | None:
-    """Where the page finds this model's generator.onnx and the runtime, and the model's shapes;
+    """Where the page finds this model's ONNX generator and the runtime, and the model's shapes;
     None when the page must use the server (the reason is logged)."""
     try:
         t = model_or_error(model)
         if not (t.uses_z and ort_served):
             return None
-        onnx = _onnx_file(resolve(t.source))
+        onnx = _page_file(resolve(t.source), t.cfg.sketch_norm)
     except (CheckpointError, OSError, ValueError) as e:  # a broken model, an unwritable folder, a failed export
         log.warning("%s stays on the server: %s", model, e)
         return None
