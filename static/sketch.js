@@ -9,6 +9,8 @@ export function toGray(rgba, width, height) {
   const g = new Uint8Array(width * height);
   for (let i = 0, p = 0; i < g.length; i++, p += 4) {
     const a = rgba[p + 3], na = 255 - a;
+    if (a === 0) { g[i] = 255; continue; } // most of a canvas: empty paper
+    if (a === 255) { g[i] = (rgba[p] * 19595 + rgba[p + 1] * 38470 + rgba[p + 2] * 7471 + 0x8000) >> 16; continue; }
     const r = Math.round((rgba[p] * a + 255 * na) / 255);
     const gg = Math.round((rgba[p + 1] * a + 255 * na) / 255);
     const b = Math.round((rgba[p + 2] * a + 255 * na) / 255);
@@ -31,10 +33,14 @@ export function darkness(gray) {
 /** Centre the drawing and scale it to span the frame (infer.fit_sketch): a square crop around the
  * ink with a 4% margin, white outside the canvas. Returns {gray, width, height}. */
 export function fitSketch(gray, width, height, margin = 0.04) {
-  const d = darkness(gray);
+  // darkness(gray) > 0.3, as a table of the 256 grey levels: the stretch depends on the darkest alone
+  let darkest = 255;
+  for (let i = 0; i < gray.length; i++) if (gray[i] < darkest) darkest = gray[i];
+  const dark = (v) => Math.fround(1 - v / 255), s = Math.max(dark(darkest), 0.25);
+  const inkAt = Array.from({ length: 256 }, (_, v) => Math.fround(Math.min(1, Math.max(0, dark(v) / s))) > 0.3);
   let n = 0, x0 = width, x1 = -1, y0 = height, y1 = -1;
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    if (d[y * width + x] > 0.3) { n++; if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y; }
+    if (inkAt[gray[y * width + x]]) { n++; if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y; }
   }
   if (n < 10) return { gray, width, height };
   x1 += 1; y1 += 1;
