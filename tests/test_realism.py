@@ -162,3 +162,26 @@ def test_c2st_keeps_the_samples_of_one_sketch_on_one_side():
     first, second = _halves(len(groups), torch.Generator().manual_seed(0), groups)
     assert not set(groups[first].tolist()) & set(groups[second].tolist())
     assert abs(len(first) - len(second)) <= 8 and len(first) + len(second) == 301
+
+
+def test_sketch_alignment_sees_edge_maps_fit_and_a_shifted_photo_not(tmp_path):
+    """scripts/sketch_alignment.py: an edge map outlines its own photo; the same photo moved a
+    quarter of the frame does not."""
+    import importlib.util
+
+    from PIL import Image
+
+    spec = importlib.util.spec_from_file_location("sketch_alignment", ROOT / "scripts" / "sketch_alignment.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    pair = Image.open(sorted(data_dir("edges2shoes", "val").glob("*"))[0]).convert("RGB")
+    w, h = pair.size
+    moved = Image.new("RGB", (w, h), "white")
+    moved.paste(pair.crop((0, 0, w // 2, h)), (0, 0))
+    moved.paste(pair.crop((w // 2, 0, w - w // 8, h)), (w // 2 + w // 8, 0))
+    for name, img in (("same.png", pair), ("moved.png", moved)):
+        (tmp_path / name[:-4]).mkdir()
+        img.save(tmp_path / name[:-4] / name)
+    same, _ = mod.alignment(tmp_path / "same")
+    off, _ = mod.alignment(tmp_path / "moved")
+    assert same[0] > 0.9 and off[0] < 0.8, (same, off)
