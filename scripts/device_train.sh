@@ -9,7 +9,7 @@
 # count goes on) with a batch of 64 and the learning rate scaled by sqrt(64/8), stops cleanly after
 # MINUTES (SIGINT: the loop finishes its step and writes a checkpoint), and exports the release
 # with its continuation to $OUT/edges2shoes, ready to copy over checkpoints/edges2shoes.
-# Settings through the environment: MINUTES (7), BATCH (64), ITERS (the run's planned length), LIMIT (none),
+# Settings through the environment: MINUTES (7), BATCH (64), ITERS (see below), LIMIT (none),
 # DEVICE (cuda), DATA (.device-data), OUT (/tmp/device-out), PYTHON (python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,9 @@ D=${DATA:-.device-data}
 [ -d "$D/shoe_photos" ] || { echo "no $D: run python scripts/pack_device_data.py first and carry $D"; exit 1; }
 PY=${PYTHON:-python3}
 LR=$($PY -c "print(2e-4 * ($BATCH / 8) ** 0.5)")
-ITERS=${ITERS:-$($PY -c "import json; print(json.load(open('checkpoints/edges2shoes/continue.json'))['train']['iters'])")}
+# the run's planned length, or, where the run has finished its schedule, 20,000 steps more (the
+# learning rate restarts and stays constant until decay_from of them)
+ITERS=${ITERS:-$($PY -c "import json; c = json.load(open('checkpoints/edges2shoes/continue.json')); print(max(c['train']['iters'], c['step'] + 20000))")}
 set +e
 timeout -s INT "$((MINUTES * 60))" env PYTHONUNBUFFERED=1 $PY -m i2i train --init-from checkpoints/edges2shoes \
     --out "$OUT/run" --data "$D/edges2shoes@1,$D/shoe_photos@2,$D/human_sketch_shoes@1" \
