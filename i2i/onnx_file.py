@@ -4,8 +4,9 @@ One export serves three users: the "onnx" engine (engine.py, in memory), `python
 --onnx` (a file beside the release), and the app, which serves it to the page so that
 onnxruntime-web draws in the visitor's browser. For the page, a line-drawing model also gets
 `generator.int8.onnx`: its convolutions in int8 (`quantize_for_page`), about twice as fast in
-WebAssembly and half the download, within 0.01 of the fp32 image (checked when written). The graph takes x (B, input_nc, size, size) in
-[-1, 1] and z (B, nz) and gives y (B, output_nc, size, size) in [-1, 1]; the batch is dynamic.
+WebAssembly and half the download, within 0.01 of the fp32 image (checked when written). The
+graph takes x (B, input_nc, size, size) in [-1, 1] and z (B, nz) and gives y (B, output_nc,
+size, size) in [-1, 1]; the batch is dynamic.
 
 A file carries in its metadata the release's config and the sha256 of the weights it was made
 from, so a file left over from another model or an older release is refused (`check_onnx`)
@@ -131,18 +132,23 @@ def check_onnx(data: bytes | str | Path, cfg: ModelConfig, weights_sha: str | No
         raise OnnxFileError(f"{where} has inputs {inputs}, not x and z of this model{fix}")
 
 
+def _release_generator(folder: Path) -> tuple[ModelConfig, nn.Module, str]:
+    """A release's config, its G in fp32 for export, and the sha256 of its weights."""
+    from .models import build_inference_modules
+
+    cfg, weights = load_release(folder)
+    modules = build_inference_modules(cfg)
+    load_into(modules, weights, str(folder))
+    return cfg, modules["G"].float().eval(), weights_sha256(folder)
+
+
 def write_onnx(release: str | Path, *, half: bool = True, seed: int = 0) -> tuple[Path, float]:
     """Export a release's G to RELEASE/generator.onnx, then check it: refused as check_onnx would,
     and run by ONNX Runtime against PyTorch on the same sketch and z. Returns (path, max |diff|)."""
     from .infer import z_for_seed
-    from .models import build_inference_modules
 
     folder = resolve(release)
-    cfg, weights = load_release(folder)
-    modules = build_inference_modules(cfg)
-    load_into(modules, weights, str(folder))
-    G = modules["G"].float().eval()
-    sha = weights_sha256(folder)
+    cfg, G, sha = _release_generator(folder)
     data = export_generator(G, cfg, half=half, metadata={CONFIG_KEY: json.dumps(to_dict(cfg)), WEIGHTS_KEY: sha})
     check_onnx(data, cfg, sha)
     # the same inputs through both: a batch of 2 (the batch axis is dynamic) of a sketch-like input
@@ -191,9 +197,9 @@ def quantize_for_page(data: bytes, cfg: ModelConfig, *, n_calibrate: int = 48, n
     two whose quantization alone moved the default model's image most (by 0.007 each, the next
     by 0.004) at a tenth of the compute: the last (the image itself, 3 channels) and the first
     down-sampling one (its input carries z beside the features at full size, and one 8-bit range
-    for both is coarse for the features). Only for models that take line
-    drawings (sketch_norm), since the calibration draws lines; refused (OnnxFileError) if the
-    result differs by more than PAGE_TOLERANCE.
+    for both is coarse for the features). Only for models that take line drawings (sketch_norm),
+    since the calibration draws lines; refused (OnnxFileError) if the result differs by more
+    than PAGE_TOLERANCE.
     """
     import tempfile
 
@@ -240,15 +246,9 @@ def quantize_for_page(data: bytes, cfg: ModelConfig, *, n_calibrate: int = 48, n
 def write_page_onnx(release: str | Path) -> tuple[Path, float]:
     """RELEASE/generator.int8.onnx (quantize_for_page), refused as check_onnx would. Returns
     (path, mean |difference| from the fp32 generator, 0..1)."""
-    from .models import build_inference_modules
-
     folder = resolve(release)
-    cfg, weights = load_release(folder)
-    modules = build_inference_modules(cfg)
-    load_into(modules, weights, str(folder))
-    sha = weights_sha256(folder)
-    data = export_generator(modules["G"].float().eval(), cfg,
-                            metadata={CONFIG_KEY: json.dumps(to_dict(cfg)), WEIGHTS_KEY: sha})
+    cfg, G, sha = _release_generator(folder)
+    data = export_generator(G, cfg, metadata={CONFIG_KEY: json.dumps(to_dict(cfg)), WEIGHTS_KEY: sha})
     data, diff = quantize_for_page(data, cfg)
     check_onnx(data, cfg, sha)
     path = folder / PAGE_FILE
