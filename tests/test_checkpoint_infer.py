@@ -51,7 +51,11 @@ def test_round_trip_gives_identical_outputs(release):
     with torch.no_grad():
         direct = modules["G"].eval()(x.expand(2, -1, -1, -1), z)
     ours = t._forward(x.expand(2, -1, -1, -1), z)
-    assert torch.equal(direct, ours)
+    loaded = t.G.state_dict()  # the weights come back bit for bit
+    assert all(torch.equal(v, loaded[k]) for k, v in modules["G"].state_dict().items())
+    # the outputs to float rounding: oneDNN may pick another kernel for differently aligned
+    # tensors, which sums in another order (seen once as a 1-ulp difference)
+    torch.testing.assert_close(direct, ours, rtol=0, atol=1e-6)
 
 
 def test_fp16_release_is_close(release, tmp_path):
