@@ -37,7 +37,7 @@ def test_free_bits_stop_pushing_a_dimension_below_the_floor():
     assert math.isclose(loss.item(), 2.0 + 0.5, rel_tol=1e-6)  # the floor counts for dimension 1
     loss.backward()
     assert (mu.grad[:, 0] > 0).all() and (mu.grad[:, 1] == 0).all()  # only the dimension above is pulled to 0
-    assert math.isclose(float(kl_loss(mu, torch.zeros(4, 2), "sum", free=0.5)), 4 * 2.5, rel_tol=1e-6)
+    assert math.isclose(kl_loss(mu, torch.zeros(4, 2), "sum", free=0.5).item(), 4 * 2.5, rel_tol=1e-6)
 
 
 def test_mode_seeking_moves_one_dimension_and_weighs_the_inverse_change():
