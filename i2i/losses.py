@@ -1,6 +1,8 @@
 """Loss terms shared by the models, named as in the papers."""
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -61,6 +63,57 @@ def mode_seeking_loss(fake: torch.Tensor, fake_moved: torch.Tensor, dz: float, e
     """
     per_image = (fake_moved.float() - fake.float()).abs().flatten(1).mean(1) / dz
     return (1.0 / (per_image + eps)).mean()
+
+
+def colour_layout_loss(fake: torch.Tensor, real: torch.Tensor, cell: int = 16) -> torch.Tensor:
+    """L1 between the two images averaged over cells of `cell` x `cell` pixels: the colour of each
+    region of the shoe, with the texture averaged out.
+
+    Per-pixel L1 is as content with a texture of the right shades as with the right colour; on
+    the cVAE path this term asks G(A, E(B)) for B's colours region by region, which only an E
+    that encodes them can give (E's codes of a red and a brown shoe were nearly the same).
+    """
+    return F.l1_loss(F.avg_pool2d(fake.float(), cell), F.avg_pool2d(real.float(), cell))
+
+
+def code_spread_loss(codes: torch.Tensor, target_std: float = 0.5, eps: float = 1e-6) -> torch.Tensor:
+    """A hinge on the spread of E's codes along each principal axis of their covariance: zero once
+    every axis has a std of `target_std`, log(target^2 / variance) below (mean over axes).
+
+    Against a collapse the KL of each photo cannot see: every dimension of mu may vary while all
+    of them move together, the codes of real photos on a plane of two or three of the eight axes
+    (scripts/latent_probe.py); random z off that plane asks G for images no photo encodes to. The
+    log makes the push strongest along the axes with the least spread: a hinge on each dimension
+    alone (or on their correlations) is met by stretching the plane. `codes` (n, nz) need n well
+    above nz for a full-rank estimate: CodeQueue adds recent batches' codes.
+    """
+    with torch.autocast(codes.device.type, enabled=False):  # the small variances need fp32
+        cov = torch.cov(codes.float().T)
+        var = torch.linalg.eigvalsh(cov + eps * torch.eye(cov.shape[0], device=cov.device))
+        return F.relu(2 * math.log(target_std) - var.clamp(min=eps).log()).mean()
+
+
+class CodeQueue:
+    """The last `size` codes of E (detached), so that code_spread_loss sees a full-rank sample from
+    batches of a few photos (as MoCo's queue of keys). Part of the training state; under several
+    processes it holds every rank's codes (the global batch's), as ImagePool does."""
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self.codes: torch.Tensor | None = None
+
+    def with_batch(self, codes: torch.Tensor) -> torch.Tensor:
+        """This batch's codes (with their graph) and the stored ones; then stores this batch's."""
+        out = codes if self.codes is None else torch.cat([codes, self.codes.to(codes.dtype)])
+        new = distributed.all_gather_rows(codes.detach())
+        self.codes = (new if self.codes is None else torch.cat([new, self.codes.to(new.dtype)]))[:self.size]
+        return out
+
+    def state_dict(self) -> dict:
+        return {"codes": None if self.codes is None else self.codes.cpu()}
+
+    def load_state_dict(self, state: dict, device: torch.device) -> None:
+        self.codes = None if state["codes"] is None else state["codes"].to(device)
 
 
 class ImagePool:

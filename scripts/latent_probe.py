@@ -2,7 +2,10 @@
 average weights): per dimension, E's KL to the prior (nats, mean over photos), the std of E's mu
 over photos, and how much G's image changes when that dimension alone goes from -2 to +2 (mean
 |difference|, pixels in [0, 1]). A dimension whose KL is near 0 and whose mu barely varies is one
-E no longer uses (posterior collapse); see docs/recipe.md.
+E no longer uses (posterior collapse); see docs/recipe.md. Last, the spread of mu over the photos
+along its principal axes (square roots of its covariance's eigenvalues, largest first): every
+dimension may vary while the codes still lie near a plane of two or three, when the dimensions
+move together; random z off that plane is what G only ever saw on the random-z path.
 
     python scripts/latent_probe.py runs/shoes_fbe [more runs] [--data ../shared/data/edges2shoes/val]
 
@@ -42,7 +45,8 @@ def probe(model, a: torch.Tensor, b: torch.Tensor, nz: int) -> dict[str, np.ndar
     mu, logvar = model.E(b)
     kl = kl_per_dim(mu, logvar)
     effect = dim_effects(model.G, a, nz)
-    return {"KL": kl.numpy(), "mu std": mu.std(0).numpy(), "effect": effect.numpy()}
+    axes = torch.linalg.eigvalsh(torch.cov(mu.T)).clamp(min=0).sqrt().flip(0)
+    return {"KL": kl.numpy(), "mu std": mu.std(0).numpy(), "effect": effect.numpy(), "mu std on principal axes": axes.numpy()}
 
 
 def main() -> None:

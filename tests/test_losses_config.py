@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from i2i.config import ConfigError, from_dict, to_dict
-from i2i.models import BicycleGANConfig, model_config, model_config_from_dict
-from i2i.losses import ImagePool, gan_loss, kl_loss, mode_seeking_loss
+from i2i.models import BicycleGANConfig, build_model, model_config, model_config_from_dict
+from i2i.losses import ImagePool, code_spread_loss, colour_layout_loss, gan_loss, kl_loss, mode_seeking_loss
 from i2i.models.bicyclegan import MS_STEP, move_one_dimension
 
 
@@ -109,3 +109,62 @@ def test_diffaugment_is_random_differentiable_and_checked():
         model_config("bicyclegan", diffaug="translation,rotate")
     with pytest.raises(ConfigError, match="kl_reduction"):
         model_config("bicyclegan", kl_reduction="max")
+
+
+def test_colour_layout_loss_sees_colour_not_texture():
+    """Two textures of the same colour cost ~nothing; the same texture in another colour costs the
+    colour difference, where per-pixel L1 scores both about the same."""
+    g = torch.Generator().manual_seed(0)
+    red = torch.tensor([0.6, -0.6, -0.6]).view(1, 3, 1, 1)
+    noise = lambda: (torch.rand(1, 1, 64, 64, generator=g) - 0.5) * 0.8  # noqa: E731
+    a, b = red + noise(), red + noise()
+    brown = red + torch.tensor([-0.2, 0.3, 0.0]).view(1, 3, 1, 1)
+    c = brown + (a - red)
+    assert colour_layout_loss(a, b) < 0.02 < 0.1 < colour_layout_loss(a, c)
+    assert torch.nn.functional.l1_loss(a, c) < 2 * torch.nn.functional.l1_loss(a, b)
+
+
+def test_colour_term_trains_e_and_needs_the_encoded_path():
+    torch.manual_seed(0)
+    m = build_model(model_config("bicyclegan", size=32, lambda_colour=10.0, ngf=8, nef=8, ndf=8))
+    _, logs = m.loss_G(m.forward_train(torch.rand(4, 3, 32, 32) * 2 - 1, torch.rand(4, 3, 32, 32) * 2 - 1))
+    logs["G_colour"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.E.parameters())
+    with pytest.raises(ConfigError, match="encoded"):
+        model_config("clrgan", lambda_colour=1.0)
+
+
+def test_code_spread_loss_sees_codes_on_a_plane():
+    """Codes whose dimensions all vary but move together (a plane of 2 in 8-D) cost far more than
+    independent N(0, I) codes, and descending the term spreads them over every axis."""
+    g = torch.Generator().manual_seed(0)
+    indep = torch.randn(64, 8, generator=g)
+    plane = torch.randn(64, 2, generator=g) @ torch.randn(2, 8, generator=g)
+    assert code_spread_loss(indep) < 0.05 < 1.0 < code_spread_loss(plane)
+    codes = (plane + 0.01 * torch.randn(64, 8, generator=g)).requires_grad_()
+    axes = lambda: torch.linalg.eigvalsh(torch.cov(codes.detach().T)).sqrt()  # noqa: E731  smallest first
+    before = axes()
+    opt = torch.optim.Adam([codes], lr=0.05)
+    for _ in range(100):
+        opt.zero_grad()
+        code_spread_loss(codes).backward()
+        opt.step()
+    after = axes()
+    assert after[0] > 0.3 > 10 * before[0], (before, after)
+
+
+def test_code_spread_term_trains_e_from_a_queue_of_codes_that_resumes():
+    torch.manual_seed(0)
+    m = build_model(model_config("bicyclegan", size=32, lambda_code=1.0, ngf=8, nef=8, ndf=8))
+    for step in range(6):  # 6 photos a step; the term starts once 4 x nz = 32 codes are queued
+        out = m.forward_train(torch.rand(6, 3, 32, 32) * 2 - 1, torch.rand(6, 3, 32, 32) * 2 - 1)
+        assert out["mu_batch"].shape == (6, 8)  # the encoded half's codes and the other half's
+        logs = m.loss_G(out)[1]
+        assert ("E_spread" in logs) == (step >= 5)
+    logs["E_spread"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.E.parameters())
+    m2 = build_model(m.cfg)
+    m2.load_extra_state(m.extra_state(), torch.device("cpu"))
+    assert torch.equal(m2.code_queue.codes, m.code_queue.codes) and len(m.code_queue.codes) == 36
+    with pytest.raises(ConfigError, match="encoded"):
+        model_config("clrgan", lambda_code=1.0)

@@ -31,7 +31,7 @@ from torch.func import functional_call
 from ..config import ConfigError, check_common
 from ..diffaug import check_policy, diff_augment
 from ..distributed import randint_shard, randn_shard
-from ..losses import gan_loss, kl_loss, mode_seeking_loss
+from ..losses import CodeQueue, code_spread_loss, colour_layout_loss, gan_loss, kl_loss, mode_seeking_loss
 from ..networks import Encoder, MultiScaleDiscriminator, UNetGenerator, init_weights, reparameterize
 
 Logs = dict[str, torch.Tensor]
@@ -103,13 +103,16 @@ class BicycleGANConfig:
     lambda_z: float = 0.5
     kl_free: float = 0.0            # free bits: a z dimension's KL (batch mean, nats) below this costs nothing; 0 = the paper
     lambda_ms: float = 0.0          # mode seeking on one z dimension at a time (losses.mode_seeking_loss); 0 = the paper
+    lambda_colour: float = 0.0      # L1 of 16 px cell means on the cVAE path (losses.colour_layout_loss); 0 = the paper
+    lambda_code: float = 0.0        # E's codes of photos spread along every axis (losses.code_spread_loss); 0 = the paper
     latent_trains_e: Optional[bool] = None  # the latent term also updates E; None: as the variant's objective says
     diffaug: str = ""               # DiffAugment policy for every D input, e.g. "translation,cutout" (diffaug.py)
     init: str = "xavier"            # the official BicycleGAN init (xavier, gain 0.02)
     sketch_norm: bool = False       # binarise + thin + re-draw edge inputs (see edges.normalize_sketch)
     # what a continued run (train --init-from) may change: they weigh the objective, no network's shape
     loss_fields: ClassVar[tuple[str, ...]] = ("lambda_gan", "lambda_gan2", "lambda_l1", "lambda_kl", "kl_free",
-                                              "lambda_z", "lambda_ms", "latent_trains_e", "diffaug")
+                                              "lambda_z", "lambda_ms", "lambda_colour", "lambda_code", "latent_trains_e",
+                                              "diffaug")
 
     def __post_init__(self) -> None:
         if self.model not in VARIANTS:
@@ -127,6 +130,11 @@ class BicycleGANConfig:
         if self.lambda_ms < 0 or (self.lambda_ms > 0 and not self.objective.random):
             raise ConfigError(f"lambda_ms weighs the random-z path's mode seeking term: >= 0, and only for a "
                               f"variant with that path (not {self.model}); got {self.lambda_ms}")
+        for name in ("lambda_colour", "lambda_code"):
+            value = getattr(self, name)
+            if value < 0 or (value > 0 and not self.objective.encoded):
+                raise ConfigError(f"{name} weighs a term of the encoded (cVAE) path: >= 0, and only for a variant "
+                                  f"with that path (not {self.model}); got {value}")
         try:
             check_policy(self.diffaug)
         except ValueError as e:
@@ -172,6 +180,7 @@ class BicycleGAN(nn.Module):
             input_nc=d_in, ndf=cfg.ndf, n_layers=cfg.d_layers, n_scales=cfg.n_scales, norm=cfg.norm), cfg.init)
         self.D = make_d()
         self.D2 = make_d() if cfg.objective.split else None
+        self.code_queue = CodeQueue() if cfg.lambda_code > 0 else None
 
     @staticmethod
     def inference_modules(cfg: BicycleGANConfig) -> dict[str, nn.Module]:
@@ -197,6 +206,13 @@ class BicycleGAN(nn.Module):
         """The networks inference needs (stored in model.safetensors)."""
         return {"G": self.G, **({"E": self.E} if self.E is not None else {})}
 
+    def extra_state(self) -> dict:
+        return {"code_queue": self.code_queue.state_dict()} if self.code_queue is not None else {}
+
+    def load_extra_state(self, state: dict, device: torch.device) -> None:
+        if self.code_queue is not None and "code_queue" in state:
+            self.code_queue.load_state_dict(state["code_queue"], device)
+
     def _d_input(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """What D judges: B (or A and B together), through DiffAugment when it is on."""
         x = torch.cat([a, b], 1) if self.cfg.conditional_d else b
@@ -217,6 +233,8 @@ class BicycleGAN(nn.Module):
             mu, logvar = self.E(b_enc)
             out.update(a_enc=a_enc, b_enc=b_enc, mu=mu, logvar=logvar,
                        fake_enc=self.G(a_enc, reparameterize(mu, logvar)))
+            if self.cfg.lambda_code > 0:  # the codes of every photo in the batch, for their spread
+                out["mu_batch"] = torch.cat([mu, self.E(b_real)[0]]) if o.split else mu
         if o.random:
             # as in the official code, the random-z fakes are drawn from the encoded half's A,
             # while D2's real examples are the other half's (A, B) pairs
@@ -242,6 +260,12 @@ class BicycleGAN(nn.Module):
             logs["G_GAN"] = cfg.lambda_gan * gan_loss(self.D(self._d_input(out["a_enc"], out["fake_enc"])), True, cfg.gan_mode)
             logs["G_L1"] = cfg.lambda_l1 * F.l1_loss(out["fake_enc"].float(), out["b_enc"].float())
             logs["KL"] = cfg.lambda_kl * kl_loss(out["mu"], out["logvar"], cfg.kl_reduction, cfg.kl_free)
+            if cfg.lambda_colour > 0:  # deviation from the paper: see losses.colour_layout_loss
+                logs["G_colour"] = cfg.lambda_colour * colour_layout_loss(out["fake_enc"], out["b_enc"])
+            if self.code_queue is not None:  # deviation from the paper: see losses.code_spread_loss
+                codes = self.code_queue.with_batch(out["mu_batch"])
+                if len(codes) >= 4 * cfg.nz:  # enough codes for a covariance of full rank
+                    logs["E_spread"] = cfg.lambda_code * code_spread_loss(codes)
         if o.random:
             d = self.D2 if o.split else self.D
             adv = gan_loss(d(self._d_input(out["a_src"], out["fake_rand"])), True, cfg.gan_mode)
