@@ -71,7 +71,8 @@ def colour_layout_loss(fake: torch.Tensor, real: torch.Tensor, cell: int = 16) -
 
     Per-pixel L1 is as content with a texture of the right shades as with the right colour; on
     the cVAE path this term asks G(A, E(B)) for B's colours region by region, which only an E
-    that encodes them can give (E's codes of a red and a brown shoe were nearly the same).
+    that encodes them can give (the default model's E gives a red and a brown shoe nearly the
+    same code: docs/recipe.md).
     """
     return F.l1_loss(F.avg_pool2d(fake.float(), cell), F.avg_pool2d(real.float(), cell))
 
