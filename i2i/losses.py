@@ -77,6 +77,14 @@ def colour_layout_loss(fake: torch.Tensor, real: torch.Tensor, cell: int = 16) -
     return F.l1_loss(F.avg_pool2d(fake.float(), cell), F.avg_pool2d(real.float(), cell))
 
 
+def axis_variances(codes: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    """The variance of codes (n, nz) along each principal axis of their covariance, smallest
+    first (its eigenvalues), in fp32 whatever autocast says: the small ones are the point."""
+    with torch.autocast(codes.device.type, enabled=False):
+        cov = torch.cov(codes.float().T)
+        return torch.linalg.eigvalsh(cov + eps * torch.eye(cov.shape[0], device=cov.device))
+
+
 def code_spread_loss(codes: torch.Tensor, target_std: float = 0.5, eps: float = 1e-6) -> torch.Tensor:
     """A hinge on the spread of E's codes along each principal axis of their covariance: zero once
     every axis has a std of `target_std`, log(target^2 / variance) below (mean over axes).
@@ -88,10 +96,8 @@ def code_spread_loss(codes: torch.Tensor, target_std: float = 0.5, eps: float = 
     alone (or on their correlations) is met by stretching the plane. `codes` (n, nz) need n well
     above nz for a full-rank estimate: CodeQueue adds recent batches' codes.
     """
-    with torch.autocast(codes.device.type, enabled=False):  # the small variances need fp32
-        cov = torch.cov(codes.float().T)
-        var = torch.linalg.eigvalsh(cov + eps * torch.eye(cov.shape[0], device=cov.device))
-        return F.relu(2 * math.log(target_std) - var.clamp(min=eps).log()).mean()
+    var = axis_variances(codes, eps)
+    return F.relu(2 * math.log(target_std) - var.clamp(min=eps).log()).mean()
 
 
 class CodeQueue:

@@ -127,14 +127,14 @@ class BicycleGANConfig:
             raise ConfigError(f"kl_reduction must be mean or sum, got {self.kl_reduction!r}")
         if self.kl_free < 0:
             raise ConfigError(f"kl_free is a number of nats per dimension, >= 0; got {self.kl_free}")
-        if self.lambda_ms < 0 or (self.lambda_ms > 0 and not self.objective.random):
-            raise ConfigError(f"lambda_ms weighs the random-z path's mode seeking term: >= 0, and only for a "
-                              f"variant with that path (not {self.model}); got {self.lambda_ms}")
-        for name in ("lambda_colour", "lambda_code"):
+        # the terms that live on one path: a weight >= 0, and > 0 only for a variant with that path
+        for name, has_path, path in (("lambda_ms", self.objective.random, "random-z path's mode seeking"),
+                                     ("lambda_colour", self.objective.encoded, "encoded (cVAE) path's colour"),
+                                     ("lambda_code", self.objective.encoded, "encoded (cVAE) path's code spread")):
             value = getattr(self, name)
-            if value < 0 or (value > 0 and not self.objective.encoded):
-                raise ConfigError(f"{name} weighs a term of the encoded (cVAE) path: >= 0, and only for a variant "
-                                  f"with that path (not {self.model}); got {value}")
+            if value < 0 or (value > 0 and not has_path):
+                raise ConfigError(f"{name} weighs the {path} term: >= 0, and only for a variant with that path "
+                                  f"(not {self.model}); got {value}")
         try:
             check_policy(self.diffaug)
         except ValueError as e:
