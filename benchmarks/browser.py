@@ -3,7 +3,7 @@ tests and `benchmarks/inference.py --browser`. Never `playwright install` (it do
 
 Run as a script, it prints issue 15's figures (p50 / p95 of --steps):
 
-    python benchmarks/browser.py [--steps 30] [--users 50] [--skip-load]
+    python benchmarks/browser.py [--steps 30] [--users 50] [--skip-load] [--model edges2shoes_lite]
 
 stroke end -> new image on the server path and in the page, slider input -> new image in the
 page, the requests 30 slider steps send, the first load of the in-browser engine, and a load of
@@ -227,13 +227,16 @@ def main() -> None:
                         "on a small machine)")
     p.add_argument("--skip-load", action="store_true")
     p.add_argument("--skip-server", action="store_true", help="skip the server path's stroke figure")
+    p.add_argument("--model", default="edges2shoes",
+                   help="the model the app opens with (a folder in checkpoints/, e.g. edges2shoes_lite)")
     args = p.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from playwright.sync_api import sync_playwright
 
     from load import load, running_app
 
-    with running_app() as url, sync_playwright() as pw:
+    print(f"model: {args.model}", flush=True)
+    with running_app({"I2I_DEFAULT_MODEL": args.model}) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         if not args.skip_server:
             ms, phases = server_strokes(browser, url, args.steps)

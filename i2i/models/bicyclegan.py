@@ -20,6 +20,7 @@ objective, which forward_train and the losses follow):
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from typing import ClassVar, Optional
 
@@ -105,6 +106,8 @@ class BicycleGANConfig:
     lambda_ms: float = 0.0          # mode seeking on one z dimension at a time (losses.mode_seeking_loss); 0 = the paper
     lambda_colour: float = 0.0      # L1 of 16 px cell means on the cVAE path (losses.colour_layout_loss); 0 = the paper
     lambda_code: float = 0.0        # E's codes of photos spread along every axis (losses.code_spread_loss); 0 = the paper
+    teacher: str = ""               # a release whose G this one learns to copy (distillation; see load_teacher)
+    lambda_teacher: float = 0.0     # L1 between G(A, z) and the teacher's G(A, z), on both paths; 0: no teacher
     latent_trains_e: Optional[bool] = None  # the latent term also updates E; None: as the variant's objective says
     diffaug: str = ""               # DiffAugment policy for every D input, e.g. "translation,cutout" (diffaug.py)
     init: str = "xavier"            # the official BicycleGAN init (xavier, gain 0.02)
@@ -112,7 +115,7 @@ class BicycleGANConfig:
     # what a continued run (train --init-from) may change: they weigh the objective, no network's shape
     loss_fields: ClassVar[tuple[str, ...]] = ("lambda_gan", "lambda_gan2", "lambda_l1", "lambda_kl", "kl_free",
                                               "lambda_z", "lambda_ms", "lambda_colour", "lambda_code", "latent_trains_e",
-                                              "diffaug")
+                                              "diffaug", "teacher", "lambda_teacher")
 
     def __post_init__(self) -> None:
         if self.model not in VARIANTS:
@@ -135,6 +138,9 @@ class BicycleGANConfig:
             if value < 0 or (value > 0 and not has_path):
                 raise ConfigError(f"{name} weighs the {path} term: >= 0, and only for a variant with that path "
                                   f"(not {self.model}); got {value}")
+        if self.lambda_teacher < 0 or (self.lambda_teacher > 0) != bool(self.teacher):
+            raise ConfigError(f"a teacher needs lambda_teacher > 0 and lambda_teacher > 0 needs a teacher; "
+                              f"got teacher={self.teacher!r}, lambda_teacher={self.lambda_teacher}")
         try:
             check_policy(self.diffaug)
         except ValueError as e:
@@ -164,6 +170,38 @@ class BicycleGANConfig:
 
 
 
+def load_teacher(model: "BicycleGAN") -> nn.Module:
+    """The teacher's G (cfg.teacher, a release), frozen, for distillation into a smaller G.
+
+    The student starts from what of the teacher fits it: the teacher's E, kept frozen, so a
+    student encodes a photo to the same z as its teacher and the teacher term compares the two
+    generators on the same codes; and, when the teacher can be continued, its discriminators,
+    which already know the real photos.
+    """
+    from ..checkpoint import CheckpointError, load_continuation, load_into, load_release
+
+    cfg = model.cfg
+    tcfg, weights = load_release(cfg.teacher)
+    shared = ("size", "input_nc", "output_nc", "nz", "sketch_norm", "nef", "encoder", "norm")
+    if tcfg.model not in VARIANTS or not tcfg.has_encoder or not cfg.has_encoder:
+        raise ConfigError(f"teacher {cfg.teacher} must be a BicycleGAN with an encoder (it is {tcfg.model}), "
+                          f"and so must the student (it is {cfg.model})")
+    differ = [f"{k} {getattr(cfg, k)} (teacher {getattr(tcfg, k)})" for k in shared if getattr(cfg, k) != getattr(tcfg, k)]
+    if differ:
+        raise ConfigError(f"a student must match its teacher {cfg.teacher} in {', '.join(shared)}; "
+                          f"this one differs in {'; '.join(differ)}")
+    nets = BicycleGAN.inference_modules(tcfg)
+    load_into(nets, weights, cfg.teacher)
+    load_into({"E": model.E}, {"E": weights["E"]}, cfg.teacher)
+    model.E.requires_grad_(False)
+    try:
+        _, cont = load_continuation(cfg.teacher)
+        load_into({k: m for k, m in (("D", model.D), ("D2", model.D2)) if m is not None}, cont, cfg.teacher)
+    except CheckpointError as e:  # no continuation, or discriminators of another shape: they start afresh
+        logging.getLogger(__name__).info("discriminators start afresh: %s", e)
+    return nets["G"].eval().requires_grad_(False)
+
+
 class BicycleGAN(nn.Module):
     Config = BicycleGANConfig
     variants = tuple(VARIANTS)  # the names its config's `model` takes
@@ -181,6 +219,9 @@ class BicycleGAN(nn.Module):
         self.D = make_d()
         self.D2 = make_d() if cfg.objective.split else None
         self.code_queue = CodeQueue() if cfg.lambda_code > 0 else None
+        # In a list, so the teacher is no child of this module: it is not trained, saved in the
+        # training state or exported; a resumed run reads it again from cfg.teacher.
+        self.teachers = [load_teacher(self)] if cfg.lambda_teacher > 0 else []
 
     @staticmethod
     def inference_modules(cfg: BicycleGANConfig) -> dict[str, nn.Module]:
@@ -198,8 +239,8 @@ class BicycleGAN(nn.Module):
         return self.cfg.objective.phases
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
-        """Which networks each phase's optimiser updates."""
-        return {"G": [m for m in (self.G, self.E) if m is not None],
+        """Which networks each phase's optimiser updates (a student's E is its teacher's, frozen)."""
+        return {"G": [m for m in (self.G, None if self.teachers else self.E) if m is not None],
                 "D": [m for m in (self.D, self.D2) if m is not None]}
 
     def release_modules(self) -> dict[str, nn.Module]:
@@ -231,8 +272,8 @@ class BicycleGAN(nn.Module):
         out: dict[str, torch.Tensor] = {}
         if o.encoded:
             mu, logvar = self.E(b_enc)
-            out.update(a_enc=a_enc, b_enc=b_enc, mu=mu, logvar=logvar,
-                       fake_enc=self.G(a_enc, reparameterize(mu, logvar)))
+            z_enc = reparameterize(mu, logvar)
+            out.update(a_enc=a_enc, b_enc=b_enc, mu=mu, logvar=logvar, z_enc=z_enc, fake_enc=self.G(a_enc, z_enc))
             if self.cfg.lambda_code > 0:  # the codes of every photo in the batch, for their spread
                 out["mu_batch"] = torch.cat([mu, self.E(b_real)[0]]) if o.split else mu
         if o.random:
@@ -248,6 +289,13 @@ class BicycleGAN(nn.Module):
                 # latent probe found (docs/recipe.md): the same A with one dimension of z moved,
                 # so G is pushed to respond to every dimension, not just the few E encodes.
                 out["fake_moved"] = self.G(a_enc, move_one_dimension(z))
+        if self.teachers:  # what the teacher draws for the same A and z, on each path
+            teacher = self.teachers[0].to(a.device)
+            with torch.no_grad():
+                if o.encoded:
+                    out["teacher_enc"] = teacher(a_enc, out["z_enc"])
+                if o.random:
+                    out["teacher_rand"] = teacher(a_enc, z)
         return out
 
     def loss(self, phase: str, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
@@ -285,6 +333,10 @@ class BicycleGAN(nn.Module):
                 frozen = {k: v.detach() for k, v in self.E.named_parameters()}
                 mu2, _ = functional_call(self.E, frozen, (out["fake_rand"],))
             logs["z_L1"] = cfg.lambda_z * F.l1_loss(mu2.float(), out["z_random"].float())
+        if self.teachers:  # distillation: the teacher's image for the same A and z
+            pairs = [(out[f"fake_{k}"], out[f"teacher_{k}"]) for k in ("enc", "rand") if f"teacher_{k}" in out]
+            logs["G_teacher"] = cfg.lambda_teacher * sum(
+                F.l1_loss(f.float(), t.float()) for f, t in pairs) / len(pairs)
         return sum(logs.values()), logs
 
     def loss_D(self, out: dict[str, torch.Tensor]) -> tuple[torch.Tensor, Logs]:
