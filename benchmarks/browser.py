@@ -131,10 +131,10 @@ def server_strokes(browser, url: str, steps: int) -> tuple[list[float], dict[str
     return out, phases
 
 
-def phases_of(marks: dict[str, float], end: str) -> list[float]:
+def phases_of(marks: dict[str, float], *ends: str) -> list[float]:
     """One stroke's phases in ms from the page's marks (pointer up, its handler running, the canvas
-    read): the pad's pointer-up work, reading the canvas, then the rest until `end`."""
-    t = [marks[k] for k in ("start", "handled", "read", end)]
+    read): the pad's pointer-up work, reading the canvas, then the steps to each mark in `ends`."""
+    t = [marks[k] for k in ("start", "handled", "read", *ends)]
     return [b - a for a, b in zip(t, t[1:])]
 
 
@@ -157,7 +157,7 @@ def page_engine(browser, url: str, steps: int) -> dict:
         draw(page, box, stroke)
     frames = lambda: page.evaluate("() => window.i2i.frames.length")  # noqa: E731
     page.wait_for_function("() => window.i2i.frames.length >= 1", timeout=60_000)
-    stroke_ms, phases = [], {"pad": [], "read": [], "model": []}
+    stroke_ms, phases = [], {"pad": [], "read": [], "prepare": [], "model": [], "paint": []}
     for k, stroke in enumerate(strokes(steps + 1)):
         n = frames()
         draw(page, box, stroke)
@@ -165,13 +165,13 @@ def page_engine(browser, url: str, steps: int) -> dict:
         f = page.evaluate("() => window.i2i.frames.at(-1)")
         if k:  # the first is a warm-up
             stroke_ms.append(f["end"] - f["start"])
-            for name, ms in zip(phases, phases_of(f, "end")):
+            for name, ms in zip(phases, phases_of(f, "prepared", "ran", "end")):
                 phases[name].append(ms)
         page.wait_for_timeout(200)
     requests = []
     page.on("request", lambda r: requests.append(r.url) if r.url.startswith(url) else None)
     slider = page.locator("#z0 input[type=range]")
-    slider_ms = []
+    slider_ms, slider_phases = [], {"input": [], "read": [], "prepare": [], "model": [], "paint": []}
     for k in range(steps):
         n = frames()
         slider.evaluate("(e, v) => { e.value = String(v); e.dispatchEvent(new Event('input', {bubbles: true})); }",
@@ -179,11 +179,14 @@ def page_engine(browser, url: str, steps: int) -> dict:
         page.wait_for_function("(n) => window.i2i.frames.length > n", arg=n, timeout=60_000)
         f = page.evaluate("() => window.i2i.frames.at(-1)")
         slider_ms.append(f["end"] - f["start"])
+        for name, ms in zip(slider_phases, phases_of(f, "prepared", "ran", "end")):
+            slider_phases[name].append(ms)
         page.wait_for_timeout(50)  # a person's next drag event
     page.wait_for_timeout(500)
     load_ms = page.evaluate("() => window.i2i.loadMs")
     page.close()
-    return {"status": status, "stroke": stroke_ms, "phases": phases, "slider": slider_ms, "requests": requests,
+    return {"status": status, "stroke": stroke_ms, "phases": phases, "slider": slider_ms,
+            "slider_phases": slider_phases, "requests": requests,
             "load_ms": load_ms}
 
 
@@ -246,8 +249,9 @@ def main() -> None:
         print(f"in-browser engine: {r['status']}")
         if "stroke" in r:
             print(f"in-browser, stroke end -> new image: {stats(r['stroke'])}\n"
-                  f"  p50 of its phases: {phase_medians(r['phases'])} (prepare, model, paint)")
-            print(f"in-browser, slider input -> new image: {stats(r['slider'])}")
+                  f"  p50 of its phases: {phase_medians(r['phases'])}")
+            print(f"in-browser, slider input -> new image: {stats(r['slider'])}\n"
+                  f"  p50 of its phases: {phase_medians(r['slider_phases'])}")
             print(f"requests to the server during {args.steps} slider steps: {len(r['requests'])}")
             print(f"first load of the in-browser engine (files fetched, session ready, probe timed): "
                   f"{r['load_ms'] / 1000:.1f} s")

@@ -53,8 +53,15 @@ export async function start(i2i, spec, options = {}) {
         const sum = checksum(pixels.data);
         if (!sketch || sum !== seen) sketch = prepareSketch(pixels.data, pixels.width, pixels.height, size);
         seen = sum;
-        if (sketch.ink < 10) clear(); else paint(toRGBA(await i2i.engine.render(sketch.x, z), channels, size, sketch.mask), size);
-        i2i.frames.push({ start: t, handled, read: readAt, end: performance.now() });
+        const prepared = performance.now();
+        let ran = prepared;
+        if (sketch.ink < 10) clear();
+        else {
+          const y = await i2i.engine.render(sketch.x, z);
+          ran = performance.now();
+          paint(toRGBA(y, channels, size, sketch.mask), size);
+        }
+        i2i.frames.push({ start: t, handled, read: readAt, prepared, ran, end: performance.now() });
       } catch (e) {
         running = false;
         return fail(e);

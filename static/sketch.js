@@ -7,9 +7,12 @@
  * transparent pixels become white paper, then ITU-R 601-2 luma in Pillow's fixed point. */
 export function toGray(rgba, width, height) {
   const g = new Uint8Array(width * height);
+  // white opaque paper (most of a canvas) read four bytes at a time, when the bytes are aligned
+  const words = rgba.byteOffset % 4 === 0 ? new Uint32Array(rgba.buffer, rgba.byteOffset, width * height) : null;
   for (let i = 0, p = 0; i < g.length; i++, p += 4) {
+    if (words && words[i] === 0xffffffff) { g[i] = 255; continue; }
     const a = rgba[p + 3], na = 255 - a;
-    if (a === 0) { g[i] = 255; continue; } // most of a canvas: empty paper
+    if (a === 0) { g[i] = 255; continue; } // empty paper
     if (a === 255) { g[i] = (rgba[p] * 19595 + rgba[p + 1] * 38470 + rgba[p + 2] * 7471 + 0x8000) >> 16; continue; }
     const r = Math.round((rgba[p] * a + 255 * na) / 255);
     const gg = Math.round((rgba[p + 1] * a + 255 * na) / 255);
@@ -37,10 +40,16 @@ export function fitSketch(gray, width, height, margin = 0.04) {
   let darkest = 255;
   for (let i = 0; i < gray.length; i++) if (gray[i] < darkest) darkest = gray[i];
   const dark = (v) => Math.fround(1 - v / 255), s = Math.max(dark(darkest), 0.25);
-  const inkAt = Array.from({ length: 256 }, (_, v) => Math.fround(Math.min(1, Math.max(0, dark(v) / s))) > 0.3);
+  const inkAt = Uint8Array.from({ length: 256 }, (_, v) => Math.fround(Math.min(1, Math.max(0, dark(v) / s))) > 0.3);
   let n = 0, x0 = width, x1 = -1, y0 = height, y1 = -1;
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) {
-    if (inkAt[gray[y * width + x]]) { n++; if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y; }
+  for (let y = 0; y < height; y++) {
+    let first = -1, last = -1;
+    for (let x = 0, p = y * width; x < width; x++, p++) if (inkAt[gray[p]]) { n++; if (first < 0) first = x; last = x; }
+    if (first < 0) continue;
+    if (first < x0) x0 = first;
+    if (last > x1) x1 = last;
+    if (y0 === height) y0 = y;
+    y1 = y;
   }
   if (n < 10) return { gray, width, height };
   x1 += 1; y1 += 1;
@@ -57,7 +66,7 @@ export function fitSketch(gray, width, height, margin = 0.04) {
 
 // Pillow's resampling (Resample.c): a triangle filter widened by the scale when shrinking
 // (antialiased), fixed-point coefficients, horizontal pass then vertical, 8-bit in between.
-const PRECISION_BITS = 32 - 8 - 2;
+const PRECISION_BITS = 32 - 8 - 2; // sums stay below 2^31 and >= 0 (a triangle has no negative weights): >> is floor
 
 function coefficients(inSize, outSize) {
   const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = filterscale;
@@ -93,7 +102,7 @@ export function resizeBilinear(gray, width, height, outW, outH) {
       const xmin = bounds[2 * xx], xmax = bounds[2 * xx + 1];
       let ss = 1 << (PRECISION_BITS - 1);
       for (let x = 0; x < xmax; x++) ss += src[y * w + x + xmin] * kk[xx * ksize + x];
-      tmp[y * outW + xx] = clip8(Math.floor(ss / (1 << PRECISION_BITS)));
+      tmp[y * outW + xx] = clip8(ss >> PRECISION_BITS);
     }
     src = tmp; w = outW;
   }
@@ -104,7 +113,7 @@ export function resizeBilinear(gray, width, height, outW, outH) {
       for (let x = 0; x < w; x++) {
         let ss = 1 << (PRECISION_BITS - 1);
         for (let y = 0; y < ymax; y++) ss += src[(y + ymin) * w + x] * kk[yy * ksize + y];
-        tmp[yy * w + x] = clip8(Math.floor(ss / (1 << PRECISION_BITS)));
+        tmp[yy * w + x] = clip8(ss >> PRECISION_BITS);
       }
     }
     src = tmp;
@@ -145,15 +154,19 @@ export function thin(ink, width, height, maxIters = 64) {
   return out;
 }
 
-/** A width x width max filter of a 0/1 mask (edges.dilate; zero outside). */
+/** A width x width max filter of a 0/1 mask (edges.dilate; zero outside): a max over rows, then
+ * over columns (the same as over the square, in 2k instead of k*k reads a pixel). */
 export function dilate(ink, width, height, k) {
   if (k <= 1) return ink;
-  const lo = Math.floor((k - 1) / 2), out = new Uint8Array(ink.length);
+  const lo = Math.floor((k - 1) / 2), rows = new Uint8Array(ink.length), out = new Uint8Array(ink.length);
   for (let i = 0; i < height; i++) for (let j = 0; j < width; j++) {
     let v = 0;
-    for (let a = i - lo; a < i - lo + k && !v; a++) for (let b = j - lo; b < j - lo + k; b++) {
-      if (a >= 0 && b >= 0 && a < height && b < width && ink[a * width + b]) { v = 1; break; }
-    }
+    for (let b = Math.max(0, j - lo), end = Math.min(width, j - lo + k); b < end && !v; b++) v = ink[i * width + b];
+    rows[i * width + j] = v;
+  }
+  for (let i = 0; i < height; i++) for (let j = 0; j < width; j++) {
+    let v = 0;
+    for (let a = Math.max(0, i - lo), end = Math.min(height, i - lo + k); a < end && !v; a++) v = rows[a * width + j];
     out[i * width + j] = v;
   }
   return out;
@@ -187,11 +200,17 @@ export function outlineMask(ink, size, margin = 2, feather = 1) {
   for (let i = 0; i < m.length; i++) filled += m[i];
   if (filled / (size * size) > 0.9) return null;
   const grown = dilate(m, size, size, 2 * margin + 1);
-  const out = new Float32Array(size * size), r = feather, n = (2 * r + 1) ** 2;
+  // a (2r+1)^2 box mean with the border repeated, as sums along rows, then along columns
+  const r = feather, n = (2 * r + 1) ** 2, rowSum = new Int32Array(size * size), out = new Float32Array(size * size);
   const c = (v) => Math.min(size - 1, Math.max(0, v));
   for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
     let s = 0;
-    for (let a = -r; a <= r; a++) for (let b = -r; b <= r; b++) s += grown[c(y + a) * size + c(x + b)];
+    for (let b = -r; b <= r; b++) s += grown[y * size + c(x + b)];
+    rowSum[y * size + x] = s;
+  }
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+    let s = 0;
+    for (let a = -r; a <= r; a++) s += rowSum[c(y + a) * size + x];
     out[y * size + x] = s / n;
   }
   return out;
