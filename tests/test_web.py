@@ -44,15 +44,24 @@ def rgba_request(img: Image.Image) -> dict:
                 height=img.height)
 
 
-@pytest.fixture(scope="module")
-def release(tmp_path_factory):
-    """A copy of the shipped model with its ONNX files (the tests never write into checkpoints/)."""
-    path = tmp_path_factory.mktemp("rel")
+def shipped_copy(tmp_path_factory, name: str) -> tuple:
+    """A copy of a shipped model with its ONNX files (the tests never write into checkpoints/)."""
+    path = tmp_path_factory.mktemp(name)
     for f in ("config.json", "model.safetensors"):
-        shutil.copy(ROOT / "checkpoints" / "edges2shoes" / f, path / f)
+        shutil.copy(ROOT / "checkpoints" / name / f, path / f)
     ensure_onnx(path)
     ensure_onnx(path, page=True)
     return path, Translator.load(path, engine="fp32")
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    return shipped_copy(tmp_path_factory, "edges2shoes")
+
+
+@pytest.fixture(scope="module")
+def lite(tmp_path_factory):
+    return shipped_copy(tmp_path_factory, "edges2shoes_lite")
 
 
 @pytest.mark.parametrize("drawing", [canvas_drawing, human_sketch])
@@ -67,9 +76,10 @@ def test_page_prepares_a_drawing_as_the_server_does(release, drawing):
     assert mask is not None and np.abs(m - mask[0, 0].numpy()).mean() <= 0.002
 
 
-@pytest.mark.parametrize("file", [PAGE_FILE, ONNX_FILE])  # the int8 copy the page runs, and fp32
-def test_page_engine_draws_what_the_server_draws(release, file):
-    path, t = release
+@pytest.mark.parametrize("model, file", [("release", PAGE_FILE), ("release", ONNX_FILE),  # int8 (the page's) and fp32
+                                         ("lite", PAGE_FILE)])  # the distilled model, made for the page
+def test_page_engine_draws_what_the_server_draws(model, file, request):
+    path, t = request.getfixturevalue(model)
     z = [0.8, -1.2, 0.3, 0.0, 1.5, -0.4, 0.9, -2.0]
     img = canvas_drawing()
     r = node(op="draw", model=str(path / file), config=to_dict(t.cfg), z=z, budgetMs=1e9,  # equality, not speed

@@ -8,6 +8,8 @@ generator, E the encoder, D / D2 the discriminators of the two halves.
     cLR-GAN   (z -> B^ -> z^): z ~ N(0, I);  B^ = G(A, z);  z^ = mu(E(B^))
         L = L_GAN(G, D2) + lambda_z * |z - z^|_1
     BicycleGAN = both, on the two halves of each batch (the first half encoded, the second random).
+    Distillation (teacher, lambda_teacher): + lambda_T * |G(A, z) - T(A, z)|_1 on both paths, where T
+    is a trained release's G and E is T's encoder, frozen (load_teacher).
 
 Variants selectable by name (the paper's ablations; VARIANTS gives each as the flags of its
 objective, which forward_train and the losses follow):
