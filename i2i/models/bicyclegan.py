@@ -10,6 +10,8 @@ generator, E the encoder, D / D2 the discriminators of the two halves.
     BicycleGAN = both, on the two halves of each batch (the first half encoded, the second random).
     Distillation (teacher, lambda_teacher): + lambda_T * |G(A, z) - T(A, z)|_1 on both paths, where T
     is a trained release's G and E is T's encoder, frozen (load_teacher).
+    Encoder refit (refit_encoder): G and the discriminators stay fixed and E alone learns the
+    cVAE-GAN terms and the latent term, for a trained G whose E uses few of z's dimensions.
 
 Variants selectable by name (the paper's ablations; VARIANTS gives each as the flags of its
 objective, which forward_train and the losses follow):
@@ -111,13 +113,14 @@ class BicycleGANConfig:
     teacher: str = ""               # a release whose G this one learns to copy (distillation; see load_teacher)
     lambda_teacher: float = 0.0     # L1 between G(A, z) and the teacher's G(A, z), on both paths; 0: no teacher
     latent_trains_e: Optional[bool] = None  # the latent term also updates E; None: as the variant's objective says
+    refit_encoder: bool = False     # only E learns; G and the discriminators stay as they are (an encoder refit to a trained G)
     diffaug: str = ""               # DiffAugment policy for every D input, e.g. "translation,cutout" (diffaug.py)
     init: str = "xavier"            # the official BicycleGAN init (xavier, gain 0.02)
     sketch_norm: bool = False       # binarise + thin + re-draw edge inputs (see edges.normalize_sketch)
     # what a continued run (train --init-from) may change: they weigh the objective, no network's shape
     loss_fields: ClassVar[tuple[str, ...]] = ("lambda_gan", "lambda_gan2", "lambda_l1", "lambda_kl", "kl_free",
                                               "lambda_z", "lambda_ms", "lambda_colour", "lambda_code", "latent_trains_e",
-                                              "diffaug", "teacher", "lambda_teacher")
+                                              "diffaug", "teacher", "lambda_teacher", "refit_encoder")
 
     def __post_init__(self) -> None:
         if self.model not in VARIANTS:
@@ -143,6 +146,12 @@ class BicycleGANConfig:
         if self.lambda_teacher < 0 or (self.lambda_teacher > 0) != bool(self.teacher):
             raise ConfigError(f"a teacher needs lambda_teacher > 0 and lambda_teacher > 0 needs a teacher; "
                               f"got teacher={self.teacher!r}, lambda_teacher={self.lambda_teacher}")
+        if self.refit_encoder:
+            # G is frozen: the terms that train G alone would cost compute and change nothing
+            if not self.objective.encoded or self.lambda_teacher > 0 or self.lambda_ms > 0 or self.latent_trains_e is False:
+                raise ConfigError("refit_encoder trains E alone against a fixed G: it needs the encoded (cVAE) path "
+                                  f"(not {self.model}), no teacher (a student's E is its teacher's), lambda_ms 0 "
+                                  f"(got {self.lambda_ms}) and the latent term on E (latent_trains_e not false)")
         try:
             check_policy(self.diffaug)
         except ValueError as e:
@@ -158,6 +167,8 @@ class BicycleGANConfig:
         o = VARIANTS[self.model]
         if self.latent_trains_e is not None and o.latent_l1:
             o = replace(o, latent_trains_e=self.latent_trains_e)
+        if self.refit_encoder:  # G fixed: E learns from both paths, and the discriminators have nothing new to judge
+            o = replace(o, latent_trains_e=o.latent_l1, phases=("G",))
         return o
 
     @property
@@ -220,6 +231,10 @@ class BicycleGAN(nn.Module):
             input_nc=d_in, ndf=cfg.ndf, n_layers=cfg.d_layers, n_scales=cfg.n_scales, norm=cfg.norm), cfg.init)
         self.D = make_d()
         self.D2 = make_d() if cfg.objective.split else None
+        if cfg.refit_encoder:  # outside every optimiser group, and no gradients computed for them
+            for m in (self.G, self.D, self.D2):
+                if m is not None:
+                    m.requires_grad_(False)
         self.code_queue = CodeQueue() if cfg.lambda_code > 0 else None
         # In a list, so the teacher is no child of this module: it is not trained, saved in the
         # training state or exported; a resumed run reads it again from cfg.teacher.
@@ -241,7 +256,10 @@ class BicycleGAN(nn.Module):
         return self.cfg.objective.phases
 
     def param_groups(self) -> dict[str, list[nn.Module]]:
-        """Which networks each phase's optimiser updates (a student's E is its teacher's, frozen)."""
+        """Which networks each phase's optimiser updates (a student's E is its teacher's, frozen;
+        an encoder refit trains E alone)."""
+        if self.cfg.refit_encoder:
+            return {"G": [self.E]}
         return {"G": [m for m in (self.G, None if self.teachers else self.E) if m is not None],
                 "D": [m for m in (self.D, self.D2) if m is not None]}
 
