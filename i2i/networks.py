@@ -84,6 +84,54 @@ def upsample_layers(in_ch: int, out_ch: int, mode: str) -> list[nn.Module]:
     raise ValueError(f"unknown upsample {mode!r}; choose basic or bilinear")
 
 
+def _fold_taps() -> torch.Tensor:
+    """(phase, conv tap, input offset -1..1): bilinear x2 up-sampling (half-pixel) seen from a 3x3
+    convolution over its output. Output pixel 2k+p reads up-sampled pixel 2k+p-1+t at tap t, and
+    up-sampled pixel 2m+q is 0.25/0.75 of input pixels m-1, m (q=0) or 0.75/0.25 of m, m+1 (q=1)."""
+    mix = {0: (0.25, 0.75, 0.0), 1: (0.0, 0.75, 0.25)}
+    taps = torch.zeros(2, 3, 3)
+    for p in range(2):
+        for t in range(3):
+            m, q = divmod(p - 1 + t, 2)
+            for d in range(3):
+                if -1 <= m + d - 1 <= 1:
+                    taps[p, t, m + d] += mix[q][d]
+    return taps
+
+
+_TAPS = _fold_taps()
+
+
+def upsample_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """conv(reflection_pad_1(bilinear_x2(x))) without making the up-sampled map: the same up to
+    float rounding, in training, inference and the exported ONNX graph.
+
+    Up-sampling and a 3x3 convolution are both linear, so each of the four output phases (even or
+    odd row and column) is one 3x3 convolution of x itself; the four run as one convolution with
+    4x the output channels, then pixel_shuffle interleaves them. That holds wherever the taps read
+    inside x, given edge padding (bilinear clamps at the border); only the outermost output rows
+    and columns read the reflected padding instead, so they are computed the plain way from a
+    two-pixel strip of x. At the U-Net's outer levels this skips writing and reading the largest
+    maps of the network: a 128 px grid of 8 runs ~1.5x faster on a CPU, and so does the generator's
+    training step (the figures are in the README).
+    """
+    w = conv.weight
+    taps = _TAPS.to(w)
+    k = torch.einsum("oitu,pte,qus->opqies", w, taps, taps).reshape(-1, w.shape[1], 3, 3)
+    bias = None if conv.bias is None else conv.bias.repeat_interleave(4)
+    y = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), k, bias), 2)
+
+    def up(strip: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(strip, scale_factor=2, mode="bilinear", align_corners=False)
+
+    top = conv(F.pad(up(x[:, :, :2])[:, :, :2], (1, 1, 1, 0), mode="reflect"))
+    bottom = conv(F.pad(up(x[:, :, -2:])[:, :, -2:], (1, 1, 0, 1), mode="reflect"))
+    y = torch.cat([top, y[:, :, 1:-1], bottom], 2)
+    left = conv(F.pad(up(x[..., :2])[..., :2], (1, 0, 1, 1), mode="reflect"))
+    right = conv(F.pad(up(x[..., -2:])[..., -2:], (0, 1, 1, 1), mode="reflect"))
+    return torch.cat([left, y[..., 1:-1], right], 3)
+
+
 class UNetBlock(nn.Module):
     """One U-Net level: down, the inner levels, up, then concatenate the skip connection.
 
@@ -92,10 +140,11 @@ class UNetBlock(nn.Module):
 
     def __init__(self, *, outer_ch: int, inner_ch: int, in_ch: int | None = None, sub: nn.Module | None,
                  outermost: bool = False, innermost: bool = False, nz: int = 0, norm: str = "instance",
-                 dropout: bool = False, upsample: str = "basic"):
+                 dropout: bool = False, upsample: str = "basic", fold_up: bool = False):
         super().__init__()
         in_ch = outer_ch if in_ch is None else in_ch
         self.outermost, self.nz, self.sub = outermost, nz, sub
+        self.fold_up = fold_up and upsample == "bilinear"  # up-sample and conv as one (upsample_conv)
         down_conv = nn.Conv2d(in_ch + nz, inner_ch, kernel_size=4, stride=2, padding=1)
         up_in = inner_ch if innermost else inner_ch * 2
         if outermost:
@@ -118,7 +167,13 @@ class UNetBlock(nn.Module):
             h = self.down(torch.cat([x, tile_z(z, x)], 1) if self.nz else x)
         if self.sub is not None:
             h = self.sub(h, z)
-        h = self.up(h)
+        if self.fold_up:  # the layers of self.up, the middle three as one
+            relu, _, _, conv, *rest = self.up
+            h = upsample_conv(relu(h), conv)
+            for layer in rest:
+                h = layer(h)
+        else:
+            h = self.up(h)
         return h if self.outermost else torch.cat([h, x], 1)
 
 
@@ -144,9 +199,10 @@ class UNetGenerator(nn.Module):
             block = UNetBlock(outer_ch=ngf * 8, inner_ch=ngf * 8, sub=block, dropout=dropout, **kw)
         block = UNetBlock(outer_ch=ngf * 4, inner_ch=ngf * 8, sub=block, **kw)
         block = UNetBlock(outer_ch=ngf * 2, inner_ch=ngf * 4, sub=block, **kw)
-        block = UNetBlock(outer_ch=ngf, inner_ch=ngf * 2, sub=block, **kw)
+        # the two outer levels up-sample the largest maps: there folding pays (upsample_conv)
+        block = UNetBlock(outer_ch=ngf, inner_ch=ngf * 2, sub=block, fold_up=True, **kw)
         self.net = UNetBlock(outer_ch=output_nc, inner_ch=ngf, in_ch=input_nc, sub=block, outermost=True,
-                             nz=nz, norm=norm, upsample=upsample)
+                             nz=nz, norm=norm, upsample=upsample, fold_up=True)
 
     def forward(self, a: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         if self.nz and z is None:

@@ -195,7 +195,8 @@ def quantize_for_page(data: bytes, cfg: ModelConfig, *, n_calibrate: int = 48, n
     in 8 bits, ranges from drawings (`sketch_inputs`); onnxruntime-web then runs int8 kernels,
     which take about half the time of fp32 ones in WebAssembly. Two convolutions stay fp32, the
     two whose quantization alone moved the default model's image most (by 0.007 each, the next
-    by 0.004) at a tenth of the compute: the last (the image itself, 3 channels) and the first
+    by 0.004) at a tenth of the compute: the last (the image itself, 3 channels; with the
+    up-sampling folded into it, networks.upsample_conv, its five Conv nodes) and the first
     down-sampling one (its input carries z beside the features at full size, and one 8-bit range
     for both is coarse for the features). Only for models that take line drawings (sketch_norm),
     since the calibration draws lines; refused (OnnxFileError) if the result differs by more
@@ -210,7 +211,10 @@ def quantize_for_page(data: bytes, cfg: ModelConfig, *, n_calibrate: int = 48, n
         raise OnnxFileError(f"{cfg.model}: int8 is calibrated on line drawings; this model takes other images")
     model = onnx.load_from_string(data)
     convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
-    keep_fp32 = [convs[1], convs[-1]] if len(convs) > 2 else convs
+    # the outermost level's up-sampling convolutions (networks.upsample_conv: the folded one and
+    # its edge strips), which run after every convolution of the inner levels (scope /net/sub/)
+    inner = [i for i, name in enumerate(convs) if name.startswith("/net/sub/")]
+    keep_fp32 = [convs[1], *convs[inner[-1] + 1:]] if len(convs) > 2 and inner else convs
     x, z = sketch_inputs(cfg, n_calibrate + n_check, seed=0)
 
     class Drawings(CalibrationDataReader):
@@ -248,6 +252,9 @@ def write_page_onnx(release: str | Path) -> tuple[Path, float]:
     (path, mean |difference| from the fp32 generator, 0..1)."""
     folder = resolve(release)
     cfg, G, sha = _release_generator(folder)
+    # onnxruntime-web gains from folding the outermost up-sampling only (networks.upsample_conv:
+    # 5-7 % a frame); the next level folded is no faster there once its convolution is int8
+    G.net.sub.fold_up = False
     data = export_generator(G, cfg, metadata={CONFIG_KEY: json.dumps(to_dict(cfg)), WEIGHTS_KEY: sha})
     data, diff = quantize_for_page(data, cfg)
     check_onnx(data, cfg, sha)

@@ -1,8 +1,11 @@
 import pytest
 import torch
 
+import torch.nn.functional as F
+from torch import nn
+
 from i2i.networks import (Encoder, MultiScaleDiscriminator, UNetGenerator, levels_for, patch_discriminator,
-                          resnet_generator, tile_z)
+                          resnet_generator, tile_z, upsample_conv)
 
 
 @pytest.mark.parametrize("size", [64, 128, 256])
@@ -18,7 +21,8 @@ def test_unet_shapes_and_z(size, where_add):
 
 
 def _tiled_forward(block, x, z):
-    """The U-Net as written in the paper's code: z tiled and concatenated, then down."""
+    """The U-Net as written in the paper's code: z tiled and concatenated, then down, and up by
+    the layers one after another (no upsample_conv)."""
     h = block.down(torch.cat([x, tile_z(z, x)], 1) if block.nz else x)
     if block.sub is not None:
         h = _tiled_forward(block.sub, h, z)
@@ -26,14 +30,16 @@ def _tiled_forward(block, x, z):
     return h if block.outermost else torch.cat([h, x], 1)
 
 
-@pytest.mark.parametrize("where_add", ["input", "all"])
+@pytest.mark.parametrize("where_add,upsample", [("input", "basic"), ("all", "basic"), ("all", "bilinear")])
 @pytest.mark.parametrize("expanded", [False, True])
-def test_unet_z_injection_equals_concatenating_the_tiled_z(where_add, expanded):
-    """UNetBlock convolves x and the constant z apart (conv_with_tiled_z): outputs and gradients
-    must equal those of concatenating the tiled z, borders included, for a batch of distinct
-    sketches and for one sketch expanded to a batch (a seed grid)."""
+def test_unet_z_injection_equals_concatenating_the_tiled_z(where_add, upsample, expanded):
+    """UNetBlock convolves x and the constant z apart (conv_with_tiled_z) and folds bilinear
+    up-sampling into the convolution after it (upsample_conv): outputs and gradients must equal
+    those of concatenating the tiled z and running each layer, borders included, for a batch of
+    distinct sketches and for one sketch expanded to a batch (a seed grid)."""
     torch.manual_seed(0)  # float64: the two ways must agree far beyond float32 rounding
-    g = UNetGenerator(input_nc=1, output_nc=3, size=64, nz=8, ngf=8, where_add=where_add).double()
+    g = UNetGenerator(input_nc=1, output_nc=3, size=64, nz=8, ngf=8, where_add=where_add, upsample=upsample).double()
+    assert g.net.fold_up == g.net.sub.fold_up == (upsample == "bilinear")
     a = torch.randn(1, 1, 64, 64).expand(3, -1, -1, -1) if expanded else torch.randn(3, 1, 64, 64)
     a, z = a.double(), torch.randn(3, 8, dtype=torch.float64, requires_grad=True)
     fast, ref = g(a, z), _tiled_forward(g.net, a, z)
@@ -43,6 +49,24 @@ def test_unet_z_injection_equals_concatenating_the_tiled_z(where_add, expanded):
                                    torch.autograd.grad(ref.square().sum(), params)):
         torch.testing.assert_close(grad_fast, grad_ref, atol=1e-9, rtol=1e-7)
     assert not torch.equal(fast[0], fast[1])  # distinct z, distinct outputs
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (3, 5), (8, 8)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_upsample_conv_is_upsample_pad_conv(shape, bias):
+    """The fold at any size, square or not (every output pixel is a border one at 2x2), with and
+    without a bias: the values and the gradients of the plain layers."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(5, 4, 3, bias=bias).double()
+    x = torch.randn(2, 5, *shape, dtype=torch.float64, requires_grad=True)
+    plain = conv(F.pad(F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False), (1, 1, 1, 1),
+                       mode="reflect"))
+    folded = upsample_conv(x, conv)
+    torch.testing.assert_close(folded, plain, atol=1e-12, rtol=1e-10)
+    g = torch.randn_like(plain)
+    params = [x, *conv.parameters()]
+    for a, b in zip(torch.autograd.grad((folded * g).sum(), params), torch.autograd.grad((plain * g).sum(), params)):
+        torch.testing.assert_close(a, b, atol=1e-11, rtol=1e-9)
 
 
 def test_unet_without_z_is_pix2pix():
