@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i.edges import canny, normalize_sketch, outline_mask, photo_to_edges, thin
+from i2i.edges import _grow, canny, normalize_sketch, outline_mask, photo_to_edges, thin
 from i2i.images import ImageError, open_image, to_pil, to_tensor
 
 
@@ -95,6 +95,15 @@ def test_canny_finds_square_outline():
     x[:, :, 16:48, 16:48] = 1
     e = canny(x, sigma=1.0)
     assert e[0, 0, 30, 14:19].sum() >= 1 and e[0, 0, 30, 24:40].sum() == 0  # edge at the border, none inside
+
+
+def test_hysteresis_growth_is_a_3x3_max_filter():
+    """canny's hysteresis grows masks with ORs of shifted views: the same as max_pool2d, edges included."""
+    torch.manual_seed(0)
+    for density in (0.02, 0.3, 0.9):
+        m = torch.rand(3, 1, 17, 12) < density
+        expected = torch.nn.functional.max_pool2d(m.float(), 3, stride=1, padding=1) > 0
+        assert torch.equal(_grow(m), expected)
 
 
 def test_photo_to_edges_on_real_shoe(shoes):
