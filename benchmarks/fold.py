@@ -37,10 +37,7 @@ from i2i.onnx_file import _release_generator, export_generator, quantize_for_pag
 def set_fold(G: torch.nn.Module, levels: int) -> torch.nn.Module:
     """A copy of G with its `levels` outermost up-samplings folded and the others not."""
     G = copy.deepcopy(G)
-    block, k = G.net, 0
-    while block is not None:
-        block.fold_up = k < levels and block.fold_up
-        block, k = block.sub, k + 1
+    G.fold_levels(levels)
     return G
 
 
@@ -97,7 +94,7 @@ def main() -> None:
     cfg, G, _ = _release_generator(Path(args.checkpoint))
     if cfg.upsample != "bilinear":
         sys.exit(f"{args.checkpoint} up-samples with {cfg.upsample!r}: nothing to fold")
-    nets = {"plain": set_fold(G, 0), "fold": G}
+    nets = {"plain": set_fold(G, 0), "fold": set_fold(G, 2)}
     x, z = (torch.from_numpy(a) for a in sketch_inputs(cfg, 8, seed=0))
     print(f"{args.checkpoint}: {torch.get_num_threads()} threads, p50 of {args.rounds} rounds")
     with torch.inference_mode():

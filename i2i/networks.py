@@ -140,11 +140,11 @@ class UNetBlock(nn.Module):
 
     def __init__(self, *, outer_ch: int, inner_ch: int, in_ch: int | None = None, sub: nn.Module | None,
                  outermost: bool = False, innermost: bool = False, nz: int = 0, norm: str = "instance",
-                 dropout: bool = False, upsample: str = "basic", fold_up: bool = False):
+                 dropout: bool = False, upsample: str = "basic"):
         super().__init__()
         in_ch = outer_ch if in_ch is None else in_ch
         self.outermost, self.nz, self.sub = outermost, nz, sub
-        self.fold_up = fold_up and upsample == "bilinear"  # up-sample and conv as one (upsample_conv)
+        self.fold_up = False  # up-sample and conv as one (upsample_conv); UNetGenerator.fold_levels sets it
         down_conv = nn.Conv2d(in_ch + nz, inner_ch, kernel_size=4, stride=2, padding=1)
         up_in = inner_ch if innermost else inner_ch * 2
         if outermost:
@@ -199,10 +199,19 @@ class UNetGenerator(nn.Module):
             block = UNetBlock(outer_ch=ngf * 8, inner_ch=ngf * 8, sub=block, dropout=dropout, **kw)
         block = UNetBlock(outer_ch=ngf * 4, inner_ch=ngf * 8, sub=block, **kw)
         block = UNetBlock(outer_ch=ngf * 2, inner_ch=ngf * 4, sub=block, **kw)
-        # the two outer levels up-sample the largest maps: there folding pays (upsample_conv)
-        block = UNetBlock(outer_ch=ngf, inner_ch=ngf * 2, sub=block, fold_up=True, **kw)
+        block = UNetBlock(outer_ch=ngf, inner_ch=ngf * 2, sub=block, **kw)
         self.net = UNetBlock(outer_ch=output_nc, inner_ch=ngf, in_ch=input_nc, sub=block, outermost=True,
-                             nz=nz, norm=norm, upsample=upsample, fold_up=True)
+                             nz=nz, norm=norm, upsample=upsample)
+        self.fold_levels(2)  # the two outer levels up-sample the largest maps: there folding pays
+
+    def fold_levels(self, n: int) -> None:
+        """Run bilinear up-sampling and the convolution after it as one (upsample_conv) at the n
+        outermost levels, and layer by layer below them: the same function either way, only the
+        speed differs (the page's int8 file folds one level, training and the server two)."""
+        block, k = self.net, 0
+        while block is not None:
+            block.fold_up = k < n and any(isinstance(m, nn.Upsample) for m in block.up)
+            block, k = block.sub, k + 1
 
     def forward(self, a: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         if self.nz and z is None:

@@ -259,7 +259,7 @@ def write_page_onnx(release: str | Path) -> tuple[Path, float]:
     cfg, G, sha = _release_generator(folder)
     # onnxruntime-web gains from folding the outermost up-sampling only (networks.upsample_conv:
     # 5-7 % a frame); the next level folded is no faster there once its convolution is int8
-    G.net.sub.fold_up = False
+    G.fold_levels(1)
     data = export_generator(G, cfg, metadata={CONFIG_KEY: json.dumps(to_dict(cfg)), WEIGHTS_KEY: sha})
     data, diff = quantize_for_page(data, cfg)
     check_onnx(data, cfg, sha)
