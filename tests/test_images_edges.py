@@ -67,6 +67,36 @@ def test_thinning_gives_one_pixel_lines():
     assert (cols == 1).all(), cols
 
 
+def _zhang_suen_reference(ink: np.ndarray) -> np.ndarray:
+    """Zhang and Suen (1984) pixel by pixel, as the paper states it (zero outside the image)."""
+    x = np.pad(ink.astype(np.uint8), 1)
+    while True:
+        changed = False
+        for step in (0, 1):
+            remove = []
+            for r, c in zip(*np.nonzero(x)):
+                p2, p3, p4, p5, p6, p7, p8, p9 = (x[r - 1, c], x[r - 1, c + 1], x[r, c + 1], x[r + 1, c + 1],
+                                                  x[r + 1, c], x[r + 1, c - 1], x[r, c - 1], x[r - 1, c - 1])
+                ring = [p2, p3, p4, p5, p6, p7, p8, p9, p2]
+                a = sum(ring[i] == 0 and ring[i + 1] == 1 for i in range(8))
+                first = p2 * p4 * p6 == 0 and p4 * p6 * p8 == 0
+                second = p2 * p4 * p8 == 0 and p2 * p6 * p8 == 0
+                if 2 <= sum(ring[:8]) <= 6 and a == 1 and (first if step == 0 else second):
+                    remove.append((r, c))
+            for r, c in remove:
+                x[r, c] = 0
+            changed |= bool(remove)
+        if not changed:
+            return x[1:-1, 1:-1]
+
+
+def test_thinning_matches_zhang_suen_pixel_by_pixel():
+    g = torch.Generator().manual_seed(0)
+    for density in (0.3, 0.6, 0.9):
+        ink = torch.nn.functional.max_pool2d((torch.rand(1, 1, 20, 24, generator=g) < density / 4).float(), 3, 1, 1)
+        assert np.array_equal(thin(ink)[0, 0].numpy(), _zhang_suen_reference(ink[0, 0].numpy())), density
+
+
 def test_normalize_sketch_ignores_stroke_width():
     thin_line, thick_line = torch.ones(1, 1, 64, 64), torch.ones(1, 1, 64, 64)
     thin_line[:, :, 32, 8:56] = 0.2
