@@ -260,14 +260,15 @@ def markdown_table(results: list[dict]) -> str:
         n = "/".join(sorted({str(r["samples"]) for r in latent}))
         rows += ["", f"| (ratios: generated / real) | C2ST | C2ST real vs real | C2ST blurred | sharpness | colour spread L* | a*b* | "
                      f"within-sketch a*b* | best-of-{n} L1 | style colour error: encoded / random | "
-                     f"E code std min | min dim effect |", "|---|" + "---|" * 11]
+                     f"E code std min | E code axes >= 0.3 | min dim effect |", "|---|" + "---|" * 12]
         for r in latent:
             enc, rand = r.get("style_colour_error_encoded"), r.get("style_colour_error_random")
             style = "-" if enc is None else f"{cell(r['style_colour_error_ratio'], '{:.2f}')} ({enc:.1f} / {rand:.1f})"
+            axes = "-" if "code_axes" not in r else f"{sum(v >= 0.3 for v in r['code_axes'])} of {len(r['code_axes'])}"
             rows.append(
                 f"| {r['model']} (`{r['checkpoint']}`) | {cell(r.get('c2st'))} | {cell(r.get('c2st_real_vs_real'))} | "
                 f"{cell(r.get('c2st_blurred'))} | {cell(r['sharpness_ratio'], '{:.2f}')} | "
                 f"{cell(r['colour_spread_L_ratio'], '{:.2f}')} | {cell(r['colour_spread_ab_ratio'], '{:.2f}')} | "
                 f"{cell(r['within_sketch_ab_ratio'], '{:.2f}')} | {cell(r['best_of_n_l1_ratio'], '{:.2f}')} | "
-                f"{style} | {cell(r.get('code_std_min'))} | {cell(r['dim_effect_min'])} |")
+                f"{style} | {cell(r.get('code_std_min'))} | {axes} | {cell(r['dim_effect_min'])} |")
     return "\n".join(rows)

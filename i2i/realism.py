@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .images import from_unit, to_unit
+from .losses import axis_variances
 
 if TYPE_CHECKING:
     from .infer import Translator
@@ -330,6 +331,9 @@ def latent_measures(t: Translator, sketches: torch.Tensor, photos: torch.Tensor,
       style_colour_error_random: the same for the K random-z samples (averaged over them);
       style_colour_error_ratio = encoded / random (small: E carries the photo's colour)
     - code_std: the std of each dimension of mu over the N photos (a list of nz); its min, mean
+    - code_axes: the std of mu along the principal axes of its covariance, largest first: the
+      dimensions can each vary while all of them move together (codes on a plane of two or
+      three axes), which code_std cannot see and these show
     Always (with or without E):
     - dim_effect: for each dimension k, the mean |G(sketch, -step e_k) - G(sketch, +step e_k)|
       (pixels in [0, 1]) over the first `effect_sketches` sketches; dim_effect_min (a dimension
@@ -351,11 +355,13 @@ def latent_measures(t: Translator, sketches: torch.Tensor, photos: torch.Tensor,
         enc = float((lab_rec - lab_photo).norm(dim=1).mean())
         rand = float((lab_rand - lab_photo[:, None]).norm(dim=2).mean())
         std = mu.std(0) if n > 1 else torch.full((nz,), float("nan"))
+        axes = axis_variances(mu).clamp(min=0).sqrt().flip(0) if n > 1 else torch.full((nz,), float("nan"))
         out.update({
             "recon_l1": float((rec - photos.float()).abs().mean()),
             "style_colour_error_encoded": enc, "style_colour_error_random": rand,
             "style_colour_error_ratio": enc / rand if rand > 0 else None,
             "code_std": [float(v) for v in std], "code_std_min": float(std.min()), "code_std_mean": float(std.mean()),
+            "code_axes": [float(v) for v in axes],
         })
     effect = dim_effects(t.forward, sketches[:effect_sketches], nz, step)
     out.update({"dim_effect": [float(v) for v in effect], "dim_effect_min": float(effect.min())})

@@ -137,6 +137,9 @@ def test_latent_measures_on_the_shipped_model():
     assert all(math.isfinite(v) for v in numbers), out
     assert 0 < out["recon_l1"] < 0.3 and out["style_colour_error_encoded"] > 0
     assert out["dim_effect_min"] == min(out["dim_effect"]) and out["code_std_min"] == min(out["code_std"])
+    axes, std = torch.tensor(out["code_axes"]), torch.tensor(out["code_std"])
+    assert len(axes) == t.nz and (axes[:-1] >= axes[1:]).all(), "largest first"
+    assert torch.isclose((axes ** 2).sum(), (std ** 2).sum(), rtol=1e-3), "a rotation keeps the total variance"
     assert mean_lab(photos).shape == (6, 3)
 
 
@@ -146,13 +149,14 @@ def test_evaluate_reports_every_measure_and_a_second_table():
     val = data_dir("edges2shoes", "val")
     r = evaluate(str(ROOT / "checkpoints" / "edges2shoes"), str(val), n_z=2, samples=3, limit=3, reference=str(val))
     keys = {"sharpness_ratio", "colour_spread_L_ratio", "colour_spread_ab_ratio", "within_sketch_ab_ratio",
-            "best_of_n_l1_ratio", "style_colour_error_ratio", "code_std", "dim_effect_min", "c2st",
+            "best_of_n_l1_ratio", "style_colour_error_ratio", "code_std", "code_axes", "dim_effect_min", "c2st",
             "c2st_real_vs_real", "c2st_blurred", "c2st_images_per_class"}
     assert keys <= set(r) and r["samples"] == 3
     assert r["c2st"] is None and r["c2st_images_per_class"] == 9  # 3 sketches x 3 samples: too few for a C2ST
     first, second = markdown_table([r]).split("\n\n")
     assert len(first.splitlines()) == 4 and len(second.splitlines()) == 3
     assert "C2ST blurred" in second and "best-of-3 L1" in second and "checkpoints/edges2shoes" in second
+    assert f"| {sum(v >= 0.3 for v in r['code_axes'])} of 8 |" in second
 
 
 def test_c2st_keeps_the_samples_of_one_sketch_on_one_side():
