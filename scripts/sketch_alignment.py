@@ -4,7 +4,9 @@
 A property of the data, not of a model. It bounds what `evaluate`'s best-of-n L1 can reach on a
 set: a sample that follows the sketch cannot come near a photo whose shoe has another outline.
 Edge maps are drawn from their photos (IoU near 1); the QMUL human sketches were drawn from
-memory of a photo (see docs/recipe.md).
+memory of a photo (see docs/recipe.md). It also prints the IoU after stretching each sketch so
+that its hull's bounding box is the photo's: what is left is a difference of shape, not of
+placement and size.
 
     python scripts/sketch_alignment.py ../shared/data/edges2shoes/val ../shared/data/human_sketch_shoes/val
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,22 +36,42 @@ def hull(gray: torch.Tensor) -> np.ndarray | None:
     return None if m is None else m[0, 0].numpy() > 0.5
 
 
-def alignment(folder: Path) -> tuple[np.ndarray, int]:
-    """IoU per A|B pair, and how many pairs had too little ink for a hull."""
-    ious, skipped = [], 0
+def box(mask: np.ndarray) -> tuple[float, float, float, float]:
+    """Centre x, centre y, width and height of a bool mask's bounding box, in pixels."""
+    ys, xs = np.nonzero(mask)
+    return (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2, xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+
+
+def move_box(gray: torch.Tensor, src: tuple, dst: tuple) -> torch.Tensor:
+    """(1, 1, H, W) drawing on white paper, stretched and shifted so that box `src` lands on `dst`."""
+    (cxs, cys, ws, hs), (cxd, cyd, wd, hd) = src, dst
+    n_y, n_x = gray.shape[-2:]
+    x = (torch.arange(n_x) - cxd) * ws / wd + cxs  # where each output pixel reads the input
+    y = (torch.arange(n_y) - cyd) * hs / hd + cys
+    gy, gx = torch.meshgrid(y / (n_y - 1) * 2 - 1, x / (n_x - 1) * 2 - 1, indexing="ij")
+    grid = torch.stack([gx, gy], -1)[None].float()
+    return 1 - F.grid_sample(1 - gray, grid, align_corners=True)  # paper outside
+
+
+def alignment(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """IoU per A|B pair as drawn and with the sketch's box moved onto the photo's, and how many
+    pairs had too little ink for a hull."""
+    ious, moved, skipped = [], [], 0
     for path in list_images(folder):
         ab = Image.open(path).convert("RGB")
         w, h = ab.size
         sketch = ab.crop((0, 0, w // 2, h)).convert("L").resize((SIZE, SIZE), Image.BILINEAR)
         photo = to_unit(to_tensor(ab.crop((w // 2, 0, w, h)).resize((SIZE, SIZE), Image.BICUBIC), 3)[None])
-        a = normalize_sketch(to_unit(to_tensor(sketch, 1)[None]))
+        gray = to_unit(to_tensor(sketch, 1)[None])
         shoe = 1 - shoe_mask(photo)  # the shoe as ink: dark
-        hs, hp = hull(a), hull(shoe)
+        hs, hp = hull(normalize_sketch(gray)), hull(shoe)
         if hs is None or hp is None:
             skipped += 1
             continue
         ious.append((hs & hp).sum() / (hs | hp).sum())
-    return np.array(ious), skipped
+        hm = hull(normalize_sketch(move_box(gray, box(hs), box(hp))))
+        moved.append(0.0 if hm is None else (hm & hp).sum() / (hm | hp).sum())
+    return np.array(ious), np.array(moved), skipped
 
 
 def main() -> None:
@@ -56,12 +79,13 @@ def main() -> None:
     ap.add_argument("folders", nargs="+", type=Path, help="folders of A|B pairs (sketch | photo)")
     args = ap.parse_args()
     for folder in args.folders:
-        iou, skipped = alignment(folder)
+        iou, moved, skipped = alignment(folder)
         if not len(iou):
             print(f"{folder}: no pair with enough ink")
             continue
         print(f"{folder}: {len(iou)} pairs ({skipped} without a hull): outline IoU mean {iou.mean():.3f}, "
-              f"median {np.median(iou):.3f}, 10th percentile {np.quantile(iou, 0.1):.3f}")
+              f"median {np.median(iou):.3f}, 10th percentile {np.quantile(iou, 0.1):.3f}; with the sketch's box "
+              f"moved onto the photo's: mean {moved.mean():.3f}, 10th percentile {np.quantile(moved, 0.1):.3f}")
 
 
 if __name__ == "__main__":

@@ -170,7 +170,8 @@ def test_c2st_keeps_the_samples_of_one_sketch_on_one_side():
 
 def test_sketch_alignment_sees_edge_maps_fit_and_a_shifted_photo_not(tmp_path):
     """scripts/sketch_alignment.py: an edge map outlines its own photo; the same photo moved a
-    quarter of the frame does not."""
+    quarter of the frame, or shrunk, does not, until the sketch's box is moved onto the photo's
+    (which undoes a shrink but not the part of the shoe that moved out of the frame)."""
     import importlib.util
 
     from PIL import Image
@@ -180,12 +181,17 @@ def test_sketch_alignment_sees_edge_maps_fit_and_a_shifted_photo_not(tmp_path):
     spec.loader.exec_module(mod)
     pair = Image.open(sorted(data_dir("edges2shoes", "val").glob("*"))[0]).convert("RGB")
     w, h = pair.size
-    moved = Image.new("RGB", (w, h), "white")
-    moved.paste(pair.crop((0, 0, w // 2, h)), (0, 0))
+    moved, shrunk = Image.new("RGB", (w, h), "white"), Image.new("RGB", (w, h), "white")
+    for img in (moved, shrunk):
+        img.paste(pair.crop((0, 0, w // 2, h)), (0, 0))
     moved.paste(pair.crop((w // 2, 0, w - w // 8, h)), (w // 2 + w // 8, 0))
-    for name, img in (("same.png", pair), ("moved.png", moved)):
-        (tmp_path / name[:-4]).mkdir()
-        img.save(tmp_path / name[:-4] / name)
-    same, _ = mod.alignment(tmp_path / "same")
-    off, _ = mod.alignment(tmp_path / "moved")
-    assert same[0] > 0.9 and off[0] < 0.8, (same, off)
+    shrunk.paste(pair.crop((w // 2, 0, w, h)).resize((w // 4, h // 2)), (w // 2 + w // 16, h // 8))
+    found = {}
+    for name, img in (("same", pair), ("moved", moved), ("shrunk", shrunk)):
+        (tmp_path / name).mkdir()
+        img.save(tmp_path / name / f"{name}.png")
+        iou, iou_boxes, _ = mod.alignment(tmp_path / name)
+        found[name] = float(iou[0]), float(iou_boxes[0])
+    assert found["same"][0] > 0.9 and found["same"][1] > 0.9, found
+    assert found["moved"][0] < 0.8 and found["shrunk"][0] < 0.5, found
+    assert found["shrunk"][1] > 0.9, found
