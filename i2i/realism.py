@@ -355,7 +355,7 @@ def latent_measures(t: Translator, sketches: torch.Tensor, photos: torch.Tensor,
         enc = float((lab_rec - lab_photo).norm(dim=1).mean())
         rand = float((lab_rand - lab_photo[:, None]).norm(dim=2).mean())
         std = mu.std(0) if n > 1 else torch.full((nz,), float("nan"))
-        axes = axis_variances(mu).clamp(min=0).sqrt().flip(0) if n > 1 else torch.full((nz,), float("nan"))
+        axes = code_axes(mu) if n > 1 else torch.full((nz,), float("nan"))
         out.update({
             "recon_l1": float((rec - photos.float()).abs().mean()),
             "style_colour_error_encoded": enc, "style_colour_error_random": rand,
@@ -366,6 +366,11 @@ def latent_measures(t: Translator, sketches: torch.Tensor, photos: torch.Tensor,
     effect = dim_effects(t.forward, sketches[:effect_sketches], nz, step)
     out.update({"dim_effect": [float(v) for v in effect], "dim_effect_min": float(effect.min())})
     return out
+
+
+def code_axes(codes: torch.Tensor) -> torch.Tensor:
+    """The std of codes (n, nz) along the principal axes of their covariance, largest first."""
+    return axis_variances(codes).clamp(min=0).sqrt().flip(0)
 
 
 def dim_effects(generate: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], sketches: torch.Tensor, nz: int,

@@ -23,8 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from i2i.data import list_images  # noqa: E402
 from i2i.images import from_unit, open_image, to_tensor, to_unit  # noqa: E402
 from i2i.infer import Translator  # noqa: E402
-from i2i.losses import axis_variances  # noqa: E402
-from i2i.realism import mean_lab  # noqa: E402
+from i2i.realism import code_axes, mean_lab  # noqa: E402
 
 
 def pairs(t: Translator, folder: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,7 +63,7 @@ def main() -> None:
     with torch.no_grad():
         for name, codes in (("E's mu", mu), ("optimised z", z.detach()), ("random z", torch.randn_like(mu))):
             img = to_unit(G(a, codes))
-            axes = axis_variances(codes).clamp(min=0).sqrt().flip(0)
+            axes = code_axes(codes)
             print(f"{name:12s} L1 {float((img - target).abs().mean()):.4f}, colour error "
                   f"{float((mean_lab(img) - lab).norm(dim=1).mean()):.2f}, std per dimension "
                   f"{' '.join(f'{v:.2f}' for v in codes.std(0))}, on principal axes {' '.join(f'{v:.2f}' for v in axes)}")

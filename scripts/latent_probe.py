@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from i2i.checkpoint import load_state  # noqa: E402
 from i2i.data import list_images  # noqa: E402
 from i2i.images import open_image, to_tensor  # noqa: E402
-from i2i.losses import axis_variances, kl_per_dim  # noqa: E402
+from i2i.losses import kl_per_dim  # noqa: E402
 from i2i.models import build_model, model_config_from_dict  # noqa: E402
-from i2i.realism import dim_effects  # noqa: E402
+from i2i.realism import code_axes, dim_effects  # noqa: E402
 
 
 def pairs(folder: str, n: int, size: int, input_nc: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,8 +45,8 @@ def probe(model, a: torch.Tensor, b: torch.Tensor, nz: int) -> dict[str, np.ndar
     mu, logvar = model.E(b)
     kl = kl_per_dim(mu, logvar)
     effect = dim_effects(model.G, a, nz)
-    axes = axis_variances(mu).clamp(min=0).sqrt().flip(0)  # largest first
-    return {"KL": kl.numpy(), "mu std": mu.std(0).numpy(), "effect": effect.numpy(), "mu std on principal axes": axes.numpy()}
+    return {"KL": kl.numpy(), "mu std": mu.std(0).numpy(), "effect": effect.numpy(),
+            "mu std on principal axes": code_axes(mu).numpy()}
 
 
 def main() -> None:

@@ -53,6 +53,10 @@ def move_box(gray: torch.Tensor, src: tuple, dst: tuple) -> torch.Tensor:
     return 1 - F.grid_sample(1 - gray, grid, align_corners=True)  # paper outside
 
 
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
+
+
 def alignment(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
     """IoU per A|B pair as drawn and with the sketch's box moved onto the photo's, and how many
     pairs had too little ink for a hull."""
@@ -68,9 +72,9 @@ def alignment(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
         if hs is None or hp is None:
             skipped += 1
             continue
-        ious.append((hs & hp).sum() / (hs | hp).sum())
+        ious.append(iou(hs, hp))
         hm = hull(normalize_sketch(move_box(gray, box(hs), box(hp))))
-        moved.append(0.0 if hm is None else (hm & hp).sum() / (hm | hp).sum())
+        moved.append(0.0 if hm is None else iou(hm, hp))
     return np.array(ious), np.array(moved), skipped
 
 
@@ -79,12 +83,12 @@ def main() -> None:
     ap.add_argument("folders", nargs="+", type=Path, help="folders of A|B pairs (sketch | photo)")
     args = ap.parse_args()
     for folder in args.folders:
-        iou, moved, skipped = alignment(folder)
-        if not len(iou):
+        ious, moved, skipped = alignment(folder)
+        if not len(ious):
             print(f"{folder}: no pair with enough ink")
             continue
-        print(f"{folder}: {len(iou)} pairs ({skipped} without a hull): outline IoU mean {iou.mean():.3f}, "
-              f"median {np.median(iou):.3f}, 10th percentile {np.quantile(iou, 0.1):.3f}; with the sketch's box "
+        print(f"{folder}: {len(ious)} pairs ({skipped} without a hull): outline IoU mean {ious.mean():.3f}, "
+              f"median {np.median(ious):.3f}, 10th percentile {np.quantile(ious, 0.1):.3f}; with the sketch's box "
               f"moved onto the photo's: mean {moved.mean():.3f}, 10th percentile {np.quantile(moved, 0.1):.3f}")
 
 
