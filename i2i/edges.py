@@ -127,6 +127,28 @@ def _convex_hull(points: np.ndarray) -> list[tuple[int, int]]:
     return lower[:-1] + upper[:-1]
 
 
+def box_of(mask: torch.Tensor) -> tuple[float, float, float, float] | None:
+    """Centre x, centre y, width and height in pixels of the bounding box of an (H, W) mask's
+    nonzero pixels; None when fewer than 10 are set (too little to place)."""
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    if len(xs) < 10:
+        return None
+    x0, x1, y0, y1 = xs.min().item(), xs.max().item(), ys.min().item(), ys.max().item()
+    return (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0 + 1, y1 - y0 + 1
+
+
+def move_box(gray: torch.Tensor, src: tuple, dst: tuple) -> torch.Tensor:
+    """(B, 1, H, W) drawing on white paper, stretched and shifted so that box `src` lands on box
+    `dst` (boxes as `box_of` gives them); paper fills what comes in from outside."""
+    (cxs, cys, ws, hs), (cxd, cyd, wd, hd) = src, dst
+    n_y, n_x = gray.shape[-2:]
+    x = (torch.arange(n_x, device=gray.device) - cxd) * ws / wd + cxs  # where each output pixel reads
+    y = (torch.arange(n_y, device=gray.device) - cyd) * hs / hd + cys
+    gy, gx = torch.meshgrid(y / (n_y - 1) * 2 - 1, x / (n_x - 1) * 2 - 1, indexing="ij")
+    grid = torch.stack([gx, gy], -1)[None].float().expand(gray.shape[0], -1, -1, -1)
+    return 1 - F.grid_sample(1 - gray.float(), grid, align_corners=True)
+
+
 def darkness(gray: torch.Tensor) -> torch.Tensor:
     """Ink darkness in [0, 1], stretched so each image's darkest line counts as black.
 

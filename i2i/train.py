@@ -27,8 +27,8 @@ from . import distributed
 from .checkpoint import (CheckpointError, atomic_write, load_continuation, load_into, load_release, load_state,
                          save_release, save_state)
 from .config import ConfigError, from_dict, to_dict
-from .data import (DataError, PairedImages, concat, is_photo_folder, is_unaligned, load_aligned, load_photos,
-                   Source, load_unaligned, make_batch, parse_sources, split_folder)
+from .data import (DataError, PairedImages, Source, align_sketches, concat, is_photo_folder, is_unaligned,
+                   load_aligned, load_photos, load_unaligned, make_batch, parse_sources, split_folder)
 from .device import native_bf16, pick_device
 from .edges import augment_sketch, edges_of_photos, normalize_sketch, stroke_width_for
 from .images import from_unit, grid, to_pil, to_unit
@@ -54,6 +54,7 @@ class TrainConfig:
     load_size: Optional[int] = None  # None: size * 9/8, cropped back to size (pix2pix's 286 -> 256)
     flip: bool = False               # off by default: edges2shoes shoes all point left
     sketch_aug: bool = False         # stroke-width / sparsity augmentation of edge inputs
+    align_sketch: bool = False       # move each training pair's sketch onto its photo's shoe (data.align_sketches)
     limit: Optional[int] = None      # use only the first N training images
     seed: int = 0
     checkpoint_every: int = 500
@@ -147,8 +148,9 @@ def load_data(mcfg: ModelConfig, tcfg: TrainConfig, sources: list[Source], split
             parts.append(load_photos(src.path, load_size=load_size, input_nc=mcfg.input_nc,
                                      output_nc=mcfg.output_nc, limit=limit))
         else:
-            parts.append(load_aligned(split_folder(src.path, split), load_size=load_size, direction=tcfg.direction,
-                                      input_nc=mcfg.input_nc, output_nc=mcfg.output_nc, limit=limit))
+            part = load_aligned(split_folder(src.path, split), load_size=load_size, direction=tcfg.direction,
+                                input_nc=mcfg.input_nc, output_nc=mcfg.output_nc, limit=limit)
+            parts.append(align_sketches(part) if train and tcfg.align_sketch else part)
     return concat(parts)
 
 
@@ -389,6 +391,8 @@ def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool, stop: threadin
     counts = ", ".join(f"{int((data.source == i).sum())} from {src.path} (weight {src.weight:g})"
                        for i, src in enumerate(sources)) if len(sources) > 1 else f"{len(data)} images"
     skipped = f"; skipped {len(data.skipped)} unreadable images" if data.skipped else ""
+    if tcfg.align_sketch:
+        skipped += f"; moved {data.moved} sketches onto their photos' shoes"
     # Every rank draws the same global batch (same indices, crops and augmentation, from the
     # shared random state) and keeps its rows: the shards together are the batch one process
     # would train on. A model that splits its batch in two halves (even_batch: BicycleGAN's encoded

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from i2i.data import list_images  # noqa: E402
-from i2i.edges import normalize_sketch, outline_mask  # noqa: E402
+from i2i.edges import box_of, move_box, normalize_sketch, outline_mask  # noqa: E402
 from i2i.images import to_tensor, to_unit  # noqa: E402
 from i2i.realism import shoe_mask  # noqa: E402
 
@@ -34,23 +33,6 @@ def hull(gray: torch.Tensor) -> np.ndarray | None:
     """(1, 1, H, W) in [0, 1], dark = ink -> the convex hull of the ink as a bool mask."""
     m = outline_mask(gray, margin=0, feather=0)
     return None if m is None else m[0, 0].numpy() > 0.5
-
-
-def box(mask: np.ndarray) -> tuple[float, float, float, float]:
-    """Centre x, centre y, width and height of a bool mask's bounding box, in pixels."""
-    ys, xs = np.nonzero(mask)
-    return (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2, xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
-
-
-def move_box(gray: torch.Tensor, src: tuple, dst: tuple) -> torch.Tensor:
-    """(1, 1, H, W) drawing on white paper, stretched and shifted so that box `src` lands on `dst`."""
-    (cxs, cys, ws, hs), (cxd, cyd, wd, hd) = src, dst
-    n_y, n_x = gray.shape[-2:]
-    x = (torch.arange(n_x) - cxd) * ws / wd + cxs  # where each output pixel reads the input
-    y = (torch.arange(n_y) - cyd) * hs / hd + cys
-    gy, gx = torch.meshgrid(y / (n_y - 1) * 2 - 1, x / (n_x - 1) * 2 - 1, indexing="ij")
-    grid = torch.stack([gx, gy], -1)[None].float()
-    return 1 - F.grid_sample(1 - gray, grid, align_corners=True)  # paper outside
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -73,7 +55,8 @@ def alignment(folder: Path) -> tuple[np.ndarray, np.ndarray, int]:
             skipped += 1
             continue
         ious.append(iou(hs, hp))
-        hm = hull(normalize_sketch(move_box(gray, box(hs), box(hp))))
+        moved_sketch = move_box(gray, box_of(torch.from_numpy(hs)), box_of(torch.from_numpy(hp)))
+        hm = hull(normalize_sketch(moved_sketch))
         moved.append(0.0 if hm is None else iou(hm, hp))
     return np.array(ious), np.array(moved), skipped
 

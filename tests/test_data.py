@@ -2,8 +2,10 @@ import pytest
 import torch
 from PIL import Image
 
-from i2i.data import (DataError, PairedImages, concat, is_photo_folder, load_aligned, load_photos, load_unaligned,
-                      make_batch, parse_sources)
+from i2i.data import (DataError, PairedImages, align_sketches, concat, is_photo_folder, load_aligned, load_photos,
+                      load_unaligned, make_batch, parse_sources)
+from i2i.edges import box_of, darkness
+from i2i.realism import shoe_mask
 from conftest import data_dir
 
 
@@ -89,3 +91,49 @@ def test_bad_data_mix_fails_before_training(shoes, tmp_path, spec, message):
     spec = spec.format(shoes=shoes, missing=tmp_path / "nowhere", s2w=data_dir("summer2winter_yosemite"))
     with pytest.raises(DataError, match=message):
         parse_sources(spec)
+
+
+def _outline(size, x0, y0, x1, y1):
+    """A white (1, size, size) uint8 page with a black rectangle outline."""
+    page = torch.full((1, size, size), 255, dtype=torch.uint8)
+    page[:, y0:y1 + 1, [x0, x1]] = 0
+    page[:, [y0, y1], x0:x1 + 1] = 0
+    return page
+
+
+def test_align_sketches_moves_a_misplaced_sketch_onto_its_shoe():
+    size = 64
+    photo = torch.full((3, size, size), 255, dtype=torch.uint8)
+    photo[:, 20:44, 10:58] = 90  # the shoe: x 10..57, y 20..43
+    sketches = torch.stack([_outline(size, 4, 30, 30, 42),    # drawn small and low: moved
+                            _outline(size, 10, 20, 57, 43),   # an edge map, in place: kept
+                            _outline(size, 30, 30, 33, 33),   # 12x smaller than its shoe: kept
+                            torch.full((1, size, size), 255, dtype=torch.uint8)])  # blank: kept
+    data = PairedImages(sketches, photo.expand(4, -1, -1, -1).clone(), [])
+    out = align_sketches(data)
+    assert out.moved == 1 and torch.equal(out.a[1:], sketches[1:]) and torch.equal(out.b, data.b)
+    shoe = box_of(shoe_mask(photo[None].float() / 255)[0, 0])
+    moved = box_of(out.a[0, 0] < 128)
+    assert all(abs(u - v) <= 1.5 for u, v in zip(moved, shoe)), (moved, shoe)
+    assert align_sketches(PairedImages(photo[None], photo[None], [])).moved == 0  # RGB inputs are not sketches
+
+
+def test_align_sketches_brings_human_sketches_closer_and_leaves_edge_maps():
+    """On QMUL's val pairs the sketches' boxes overlap the shoes' better once moved; edges2shoes'
+    edge maps, drawn from their photos, are almost all left as they are."""
+    def box_iou(data):
+        ious = []
+        for a, b in zip(data.a, data.b):
+            s, p = box_of(darkness(a[None].float() / 255)[0, 0] > 0.3), box_of(shoe_mask(b[None].float() / 255)[0, 0])
+            (ax0, ax1), (ay0, ay1) = ((s[0] - s[2] / 2, s[0] + s[2] / 2), (s[1] - s[3] / 2, s[1] + s[3] / 2))
+            (bx0, bx1), (by0, by1) = ((p[0] - p[2] / 2, p[0] + p[2] / 2), (p[1] - p[3] / 2, p[1] + p[3] / 2))
+            inter = max(0, min(ax1, bx1) - max(ax0, bx0)) * max(0, min(ay1, by1) - max(ay0, by0))
+            ious.append(inter / (s[2] * s[3] + p[2] * p[3] - inter))
+        return sum(ious) / len(ious)
+
+    human = load_aligned(data_dir("human_sketch_shoes", "val"), load_size=96, input_nc=1)
+    moved = align_sketches(human)
+    assert moved.moved > len(human) // 2
+    assert box_iou(moved) > box_iou(human) + 0.1
+    edges = load_aligned(data_dir("edges2shoes", "val"), load_size=96, input_nc=1)
+    assert align_sketches(edges).moved <= len(edges) // 10

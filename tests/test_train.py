@@ -1,5 +1,6 @@
 """Training: one step of every model, a short real overfit, determinism, exact resume, mode collapse."""
 import dataclasses
+import re
 import threading
 
 import pytest
@@ -211,10 +212,13 @@ def test_release_holds_the_moving_average_and_resume_keeps_it(tmp_path, shoes):
 def test_mixed_sources_with_photos_alone(tmp_path, shoes):
     mcfg = model_config("bicyclegan", size=64, input_nc=1, sketch_norm=True, **TINY)
     photos = data_dir("shoe_photos")
-    tcfg = dataclasses.replace(small_train(tmp_path, shoes, iters=3, sketch_aug=True), sample_every=3,
-                               data=f"{shoes}@1,{photos}@3")
+    human = data_dir("human_sketch_shoes")
+    tcfg = dataclasses.replace(small_train(tmp_path, shoes, iters=3, sketch_aug=True, align_sketch=True),
+                               sample_every=3, data=f"{shoes}@1,{photos}@3,{human}@1")
     events = run(mcfg, tcfg)
     assert "4 from" in events[0].message and "weight 3" in events[0].message
+    moved = int(re.search(r"moved (\d+) sketches", events[0].message)[1])
+    assert 1 <= moved <= 4  # the human sketches' (the 4 edge maps are in place)
     assert events[-1].kind == "done" and all(all(map(torch.isfinite, map(torch.tensor, e.logs.values())))
                                              for e in events if e.kind == "log")
     with pytest.raises(Exception, match="only an edge-map model"):
