@@ -149,7 +149,7 @@ def align_sketches(data: PairedImages, max_scale: float = 2.0, tolerance: float 
     the boxes already agree within `tolerance` of the image's side.
     The result counts the sketches it moved in `moved`.
     """
-    from .edges import box_of, darkness, move_box
+    from .edges import box_of, ink_mask, move_box
     from .realism import shoe_mask
 
     if data.a.shape[1] != 1:
@@ -158,7 +158,7 @@ def align_sketches(data: PairedImages, max_scale: float = 2.0, tolerance: float 
     moved = 0
     for i in torch.nonzero(data.has_a).flatten().tolist():
         gray, photo = data.a[i:i + 1].float() / 255, data.b[i:i + 1].float() / 255
-        src = box_of(darkness(gray)[0, 0] > 0.3)
+        src = box_of(ink_mask(gray)[0, 0])
         shoe = shoe_mask(photo)[0, 0]
         dst = None if shoe.mean() > 0.95 else box_of(shoe)  # all ones: no shoe found on the paper
         if src is None or dst is None:

@@ -80,8 +80,7 @@ def normalize_sketch(gray: torch.Tensor, threshold: float = 0.7, width: int = 1)
 
     gray: (B, 1, H, W) in [0, 1], white paper. Returns the same shape with lines `width` px wide.
     """
-    ink = (darkness(gray) > 1.0 - threshold).float()
-    return 1.0 - dilate(thin(ink), width)
+    return 1.0 - dilate(thin(ink_mask(gray, threshold).float()), width)
 
 
 def outline_mask(gray: torch.Tensor, margin: int = 2, feather: int = 1) -> torch.Tensor | None:
@@ -147,6 +146,12 @@ def move_box(gray: torch.Tensor, src: tuple, dst: tuple) -> torch.Tensor:
     gy, gx = torch.meshgrid(y / (n_y - 1) * 2 - 1, x / (n_x - 1) * 2 - 1, indexing="ij")
     grid = torch.stack([gx, gy], -1)[None].float().expand(gray.shape[0], -1, -1, -1)
     return 1 - F.grid_sample(1 - gray.float(), grid, align_corners=True)
+
+
+def ink_mask(gray: torch.Tensor, threshold: float = 0.7) -> torch.Tensor:
+    """(B, 1, H, W) bool: where a drawing has ink (darker than `threshold`, after `darkness`'s
+    stretch), as `normalize_sketch` binarises it."""
+    return darkness(gray) > 1.0 - threshold
 
 
 def darkness(gray: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from PIL import Image
 
 from .checkpoint import load_into, load_release
 from .device import pick_device
-from .edges import darkness, normalize_sketch, outline_mask, stroke_width_for
+from .edges import box_of, ink_mask, normalize_sketch, outline_mask, stroke_width_for
 from .engine import autocast, choose_engine
 from .images import ImageLike, from_unit, open_image, to_pil, to_tensor, to_unit
 from .models import ModelConfig, build_inference_modules
@@ -57,14 +57,11 @@ def fit_sketch(img: Image.Image, margin: float = 0.04) -> Image.Image:
     fill the frame. Blank images are returned as they are.
     """
     gray = torch.from_numpy(np.asarray(img.convert("L"), dtype=np.float32) / 255.0)[None, None]
-    ink = darkness(gray)[0, 0] > 0.3
-    if ink.sum() < 10:
+    ink_box = box_of(ink_mask(gray)[0, 0])
+    if ink_box is None:
         return img
-    ys, xs = torch.nonzero(ink, as_tuple=True)
-    x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
-    side = max(x1 - x0, y1 - y0)
-    side = int(side / (1 - 2 * margin)) + 1
-    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    side = int(max(ink_box[2], ink_box[3]) / (1 - 2 * margin)) + 1
+    cx, cy = int(ink_box[0] + 0.5), int(ink_box[1] + 0.5)
     box = (cx - side // 2, cy - side // 2, cx - side // 2 + side, cy - side // 2 + side)
     fill = 255 if img.mode == "L" else (255, 255, 255)
     canvas = Image.new(img.mode, (side, side), fill)

@@ -391,8 +391,7 @@ def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool, stop: threadin
     counts = ", ".join(f"{int((data.source == i).sum())} from {src.path} (weight {src.weight:g})"
                        for i, src in enumerate(sources)) if len(sources) > 1 else f"{len(data)} images"
     skipped = f"; skipped {len(data.skipped)} unreadable images" if data.skipped else ""
-    if tcfg.align_sketch:
-        skipped += f"; moved {data.moved} sketches onto their photos' shoes"
+    moved = f"; moved {data.moved} sketches onto their photos' shoes" if tcfg.align_sketch else ""
     # Every rank draws the same global batch (same indices, crops and augmentation, from the
     # shared random state) and keeps its rows: the shards together are the batch one process
     # would train on. A model that splits its batch in two halves (even_batch: BicycleGAN's encoded
@@ -402,7 +401,7 @@ def _train(mcfg: ModelConfig, tcfg: TrainConfig, *, resume: bool, stop: threadin
     ranks = (f"; batch {tcfg.batch_size} per process x {world.size} processes = {global_batch}"
              if world.size > 1 else "")
     yield Event("start", step, tcfg.iters,
-                message=f"training {mcfg.model} on {device}{' with bf16 autocast' if amp else ''} ({counts}){skipped}{ranks}")
+                message=f"training {mcfg.model} on {device}{' with bf16 autocast' if amp else ''} ({counts}){skipped}{moved}{ranks}")
     while step < tcfg.iters:
         if distributed.any_rank(stop is not None and stop.is_set(), device):  # all ranks stop at the same step
             path = checkpoint()

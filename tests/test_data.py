@@ -4,7 +4,7 @@ from PIL import Image
 
 from i2i.data import (DataError, PairedImages, align_sketches, concat, is_photo_folder, load_aligned, load_photos,
                       load_unaligned, make_batch, parse_sources)
-from i2i.edges import box_of, darkness
+from i2i.edges import box_of, ink_mask
 from i2i.realism import shoe_mask
 from conftest import data_dir
 
@@ -124,7 +124,7 @@ def test_align_sketches_brings_human_sketches_closer_and_leaves_edge_maps():
     def box_iou(data):
         ious = []
         for a, b in zip(data.a, data.b):
-            s, p = box_of(darkness(a[None].float() / 255)[0, 0] > 0.3), box_of(shoe_mask(b[None].float() / 255)[0, 0])
+            s, p = box_of(ink_mask(a[None].float() / 255)[0, 0]), box_of(shoe_mask(b[None].float() / 255)[0, 0])
             (ax0, ax1), (ay0, ay1) = ((s[0] - s[2] / 2, s[0] + s[2] / 2), (s[1] - s[3] / 2, s[1] + s[3] / 2))
             (bx0, bx1), (by0, by1) = ((p[0] - p[2] / 2, p[0] + p[2] / 2), (p[1] - p[3] / 2, p[1] + p[3] / 2))
             inter = max(0, min(ax1, bx1) - max(ax0, bx0)) * max(0, min(ay1, by1) - max(ay0, by0))
