@@ -180,7 +180,7 @@ def evaluate(checkpoint: str, data: str, *, n_z: int = 10, samples: int = 8, lim
         "recon_l1": latent.pop("recon_l1", None),
         "diversity": float(np.mean(diversity)),
         "fidelity": edge_fscore(fake, sk),
-        **realism_measures(out, real, seed=seed),
+        **realism_measures(out, real, seed=seed, sketches=sk if sk.shape[1] == 1 else None),
         **latent,
     }
     c2st_keys = {"c2st_images_per_class": None, "c2st": None, "c2st_real_vs_real": None, "c2st_blurred": None}
@@ -259,16 +259,19 @@ def markdown_table(results: list[dict]) -> str:
     if latent:
         n = "/".join(sorted({str(r["samples"]) for r in latent}))
         rows += ["", f"| (ratios: generated / real) | C2ST | C2ST real vs real | C2ST blurred | sharpness | colour spread L* | a*b* | "
-                     f"within-sketch a*b* | best-of-{n} L1 | style colour error: encoded / random | "
+                     f"within-sketch a*b* | best-of-{n} L1 (its floor) | style colour error: encoded / random | "
                      f"E code std min | E code axes >= 0.3 | min dim effect |", "|---|" + "---|" * 12]
         for r in latent:
             enc, rand = r.get("style_colour_error_encoded"), r.get("style_colour_error_random")
             style = "-" if enc is None else f"{cell(r['style_colour_error_ratio'], '{:.2f}')} ({enc:.1f} / {rand:.1f})"
+            best = cell(r['best_of_n_l1_ratio'], '{:.2f}')
+            if r.get("placement_l1_ratio") is not None:
+                best += f" ({r['placement_l1_ratio']:.2f})"
             axes = "-" if "code_axes" not in r else f"{sum(v >= 0.3 for v in r['code_axes'])} of {len(r['code_axes'])}"
             rows.append(
                 f"| {r['model']} (`{r['checkpoint']}`) | {cell(r.get('c2st'))} | {cell(r.get('c2st_real_vs_real'))} | "
                 f"{cell(r.get('c2st_blurred'))} | {cell(r['sharpness_ratio'], '{:.2f}')} | "
                 f"{cell(r['colour_spread_L_ratio'], '{:.2f}')} | {cell(r['colour_spread_ab_ratio'], '{:.2f}')} | "
-                f"{cell(r['within_sketch_ab_ratio'], '{:.2f}')} | {cell(r['best_of_n_l1_ratio'], '{:.2f}')} | "
+                f"{cell(r['within_sketch_ab_ratio'], '{:.2f}')} | {best} | "
                 f"{style} | {cell(r.get('code_std_min'))} | {axes} | {cell(r['dim_effect_min'])} |")
     return "\n".join(rows)

@@ -9,7 +9,9 @@ Images are (N, 3, H, W) tensors in [0, 1] (sRGB); shoes lie on white paper.
 - sharpness:   RMS of the Laplacian of luminance inside the shoe.
 - colour:      the mean CIE Lab colour of each image's shoe region; its spread across images
                (L* and a*b* apart), and across the samples of one sketch.
-- best_of_n_l1: how near the closest of n samples comes to the real photo of the sketch.
+- best_of_n_l1: how near the closest of n samples comes to the real photo of the sketch, beside
+               its floor for a model that keeps to the drawing (placement_l1: the photo itself,
+               moved onto the box where the sketch was drawn).
 
 The shoe region (shoe_mask) is every pixel that is not near-white paper.
 """
@@ -120,7 +122,35 @@ def colour_spread(lab: torch.Tensor) -> dict:
     return {"L": float(lab[:, 0].std()), "ab": float(_ab_spread(lab))}
 
 
-def realism_measures(samples: torch.Tensor, real: torch.Tensor, *, seed: int = 0) -> dict:
+def real_pairs(n: int, seed: int = 0) -> torch.Tensor:
+    """For each of n photos the index of one other (a seeded random cycle): the pairs whose mean
+    L1 is the scale of best-of-n L1 (a random real shoe's distance)."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    partner = torch.empty(n, dtype=torch.long)
+    partner[order] = order.roll(-1)
+    return partner
+
+
+def placement_l1(sketches: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Per pair, mean |photo moved onto the sketch's box - photo|: the best-of-n L1 of a model
+    that draws the photo exactly, but where and as large as the sketch was drawn.
+
+    People draw off-place (QMUL-Shoe); a model that keeps to the drawing cannot score below this.
+    sketches: (N, 1, H, W) in [0, 1], white paper; real: (N, 3, H, W) in [0, 1]. A pair whose
+    sketch or shoe cannot be found counts 0.
+    """
+    from .edges import box_of, ink_mask, move_box
+
+    out = torch.zeros(len(real))
+    for i in range(len(real)):
+        src, dst = box_of(shoe_mask(real[i:i + 1])[0, 0]), box_of(ink_mask(sketches[i:i + 1])[0, 0])
+        if src is not None and dst is not None:
+            out[i] = (move_box(real[i:i + 1], src, dst) - real[i:i + 1].float()).abs().mean()
+    return out
+
+
+def realism_measures(samples: torch.Tensor, real: torch.Tensor, *, seed: int = 0,
+                     sketches: torch.Tensor | None = None) -> dict:
     """Sharpness, colour spread and best-of-n L1 of generated samples against the real photos.
 
     samples: (N, K, 3, H, W) in [0, 1]: K samples for each of N sketches; real: (N, 3, H, W) in
@@ -133,6 +163,8 @@ def realism_measures(samples: torch.Tensor, real: torch.Tensor, *, seed: int = 0
     - best_of_n_l1: mean over sketches of min over samples of mean |sample - photo|;
       real_pair_l1: mean |photo - another photo| (a seeded random cycle pairs each photo with
       one other); best_of_n_l1_ratio = best_of_n_l1 / real_pair_l1 (0: a sample is the photo)
+    - placement_l1_ratio (with `sketches`, (N, 1, H, W)): the same ratio for `placement_l1`, the
+      floor of best_of_n_l1_ratio for a model that keeps to where the sketch was drawn
     """
     n, k = samples.shape[:2]
     flat = samples.reshape(n * k, *samples.shape[2:]).float()
@@ -143,11 +175,8 @@ def realism_measures(samples: torch.Tensor, real: torch.Tensor, *, seed: int = 0
     spread_fake, spread_real = colour_spread(lab_fake), colour_spread(lab_real)
     within = float(_ab_spread(lab_fake.view(n, k, 3)).mean()) if k > 1 else None
     best = (samples.float() - real[:, None]).abs().mean((2, 3, 4)).min(1).values.mean()
-    g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(n, generator=g)
-    partner = torch.empty(n, dtype=torch.long)
-    partner[order] = order.roll(-1)
-    pair = (real - real[partner]).abs().mean() if n > 1 else torch.tensor(float("nan"))
+    pair = (real - real[real_pairs(n, seed)]).abs().mean() if n > 1 else torch.tensor(float("nan"))
+    placed = None if sketches is None else placement_l1(sketches, real).mean()
 
     def ratio(a, b):
         return float(a) / float(b) if float(b) > 0 else None
@@ -163,6 +192,7 @@ def realism_measures(samples: torch.Tensor, real: torch.Tensor, *, seed: int = 0
         "within_sketch_ab_ratio": None if within is None else ratio(within, spread_real["ab"]),
         "best_of_n_l1": float(best), "real_pair_l1": float(pair),
         "best_of_n_l1_ratio": ratio(best, pair),
+        "placement_l1_ratio": None if placed is None else ratio(placed, pair),
     }
 
 

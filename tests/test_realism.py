@@ -120,6 +120,18 @@ def test_best_of_n_l1_is_zero_when_a_sample_is_the_photo(photos):
     assert miss["real_pair_l1"] > 0.05
 
 
+def test_placement_floor_is_zero_for_a_sketch_in_place_and_grows_as_it_moves(photos):
+    real = photos[:100]
+    in_place = 1 - shoe_mask(real)  # ink exactly where each photo's shoe is
+    assert realism_measures(real[:, None], real)["placement_l1_ratio"] is None
+    assert realism_measures(real[:, None], real, sketches=in_place)["placement_l1_ratio"] < 0.01
+    # the same drawings shifted right by 2 and 6 px: the photos must move with them to keep to
+    # the drawing (measured 0.14 and 0.22 at 64 px)
+    shifts = [realism_measures(real[:, None], real, sketches=torch.roll(in_place, d, dims=3))["placement_l1_ratio"]
+              for d in (2, 6)]
+    assert 0.05 < shifts[0] < shifts[1] < 0.5, shifts
+
+
 def test_latent_measures_on_the_shipped_model():
     from i2i.infer import Translator
 
@@ -149,7 +161,7 @@ def test_evaluate_reports_every_measure_and_a_second_table():
     val = data_dir("edges2shoes", "val")
     r = evaluate(str(ROOT / "checkpoints" / "edges2shoes"), str(val), n_z=2, samples=3, limit=3, reference=str(val))
     keys = {"sharpness_ratio", "colour_spread_L_ratio", "colour_spread_ab_ratio", "within_sketch_ab_ratio",
-            "best_of_n_l1_ratio", "style_colour_error_ratio", "code_std", "code_axes", "dim_effect_min", "c2st",
+            "best_of_n_l1_ratio", "placement_l1_ratio", "style_colour_error_ratio", "code_std", "code_axes", "dim_effect_min", "c2st",
             "c2st_real_vs_real", "c2st_blurred", "c2st_images_per_class"}
     assert keys <= set(r) and r["samples"] == 3
     assert r["c2st"] is None and r["c2st_images_per_class"] == 9  # 3 sketches x 3 samples: too few for a C2ST
@@ -157,6 +169,7 @@ def test_evaluate_reports_every_measure_and_a_second_table():
     assert len(first.splitlines()) == 4 and len(second.splitlines()) == 3
     assert "C2ST blurred" in second and "best-of-3 L1" in second and "checkpoints/edges2shoes" in second
     assert f"| {sum(v >= 0.3 for v in r['code_axes'])} of 8 |" in second
+    assert f"{r['best_of_n_l1_ratio']:.2f} ({r['placement_l1_ratio']:.2f})" in second  # the floor beside it
 
 
 def test_c2st_keeps_the_samples_of_one_sketch_on_one_side():
