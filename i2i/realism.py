@@ -11,7 +11,8 @@ Images are (N, 3, H, W) tensors in [0, 1] (sRGB); shoes lie on white paper.
                (L* and a*b* apart), and across the samples of one sketch.
 - best_of_n_l1: how near the closest of n samples comes to the real photo of the sketch, beside
                its floor for a model that keeps to the drawing (placement_l1: the photo itself,
-               moved onto the box where the sketch was drawn).
+               moved onto the box where the sketch was drawn; c2st_suite's c2st_placed is the
+               same idea for C2ST).
 
 The shoe region (shoe_mask) is every pixel that is not near-white paper.
 """
@@ -131,22 +132,36 @@ def real_pairs(n: int, seed: int = 0) -> torch.Tensor:
     return partner
 
 
+def sketch_boxes(sketches: torch.Tensor) -> list[tuple | None]:
+    """The bounding box of each drawing's ink (edges.box_of), None where it has too little ink.
+    sketches: (N, 1, H, W) in [0, 1], white paper."""
+    from .edges import box_of, ink_mask
+
+    return [box_of(m[0]) for m in ink_mask(sketches)]
+
+
+def place_photos(photos: torch.Tensor, boxes: list[tuple | None]) -> torch.Tensor:
+    """Each photo's shoe stretched and shifted onto `boxes[i]` (cycled), paper filling around it:
+    the photo as it would look drawn where, and as large as, a sketch was. A photo with no shoe
+    found, or a None box, stays as it is."""
+    from .edges import box_of, move_box
+
+    out = photos.float().clone()
+    for i in range(len(photos)):
+        src, dst = box_of(shoe_mask(out[i:i + 1])[0, 0]), boxes[i % len(boxes)]
+        if src is not None and dst is not None:
+            out[i:i + 1] = move_box(out[i:i + 1], src, dst)
+    return out
+
+
 def placement_l1(sketches: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """Per pair, mean |photo moved onto the sketch's box - photo|: the best-of-n L1 of a model
     that draws the photo exactly, but where and as large as the sketch was drawn.
 
     People draw off-place (QMUL-Shoe); a model that keeps to the drawing cannot score below this.
-    sketches: (N, 1, H, W) in [0, 1], white paper; real: (N, 3, H, W) in [0, 1]. A pair whose
-    sketch or shoe cannot be found counts 0.
+    sketches: (N, 1, H, W) in [0, 1], white paper; real: (N, 3, H, W) in [0, 1].
     """
-    from .edges import box_of, ink_mask, move_box
-
-    out = torch.zeros(len(real))
-    for i in range(len(real)):
-        src, dst = box_of(shoe_mask(real[i:i + 1])[0, 0]), box_of(ink_mask(sketches[i:i + 1])[0, 0])
-        if src is not None and dst is not None:
-            out[i] = (move_box(real[i:i + 1], src, dst) - real[i:i + 1].float()).abs().mean()
-    return out
+    return (place_photos(real, sketch_boxes(sketches)) - real.float()).abs().mean((1, 2, 3))
 
 
 def realism_measures(samples: torch.Tensor, real: torch.Tensor, *, seed: int = 0,
@@ -306,7 +321,8 @@ def _c2st_folds(x: torch.Tensor, y: torch.Tensor, folds: list, *, seed: int, ste
 
 
 def c2st_suite(fake: torch.Tensor, real: torch.Tensor, *, groups: torch.Tensor | None = None, seed: int = 0,
-               blur_sigma: float = 2.0, min_per_class: int = 20, **kw) -> dict:
+               blur_sigma: float = 2.0, min_per_class: int = 20, boxes: list[tuple | None] | None = None,
+               **kw) -> dict:
     """C2ST of generated images against real photos, with its two controls, on equal terms.
 
     fake: (N, 3, H, W) generated images, real: (R, 3, H, W) real photos (the reference set),
@@ -320,11 +336,16 @@ def c2st_suite(fake: torch.Tensor, real: torch.Tensor, *, groups: torch.Tensor |
     - c2st_real_vs_real: R1 vs R2 (the floor: ~0.5)
     - c2st_blurred: R1 vs R2 blurred with a Gaussian of sigma `blur_sigma` px at the model's size
       (the test's power: a mild blur should be caught, ~0.9 and up)
+    - c2st_placed (with `boxes`, the sketches' boxes, sketch_boxes): R1 vs R2 with each photo
+      moved onto one of the boxes (place_photos): what the framing of the drawings alone gives
+      away, for a model that keeps to them. Shoes drawn by people sit centred and smaller than
+      in edges2shoes' photos, which stand low in the frame.
     With M < min_per_class the accuracies are None (too few images to mean anything).
     kw goes to c2st (steps, batch_size, lr, max_shift).
     """
     m = min(len(fake), len(real) // 2)
-    out = {"c2st_images_per_class": m, "c2st": None, "c2st_real_vs_real": None, "c2st_blurred": None}
+    out = {"c2st_images_per_class": m, "c2st": None, "c2st_real_vs_real": None, "c2st_blurred": None,
+           "c2st_placed": None}
     if m < min_per_class:
         return out
     g = torch.Generator().manual_seed(seed)
@@ -342,6 +363,8 @@ def c2st_suite(fake: torch.Tensor, real: torch.Tensor, *, groups: torch.Tensor |
     out["c2st"] = c2st(r1, fake[pick].float(), groups=None if groups is None else groups[pick], seed=seed, **kw)
     out["c2st_real_vs_real"] = c2st(r1, r2, seed=seed, **kw)
     out["c2st_blurred"] = c2st(r1, gaussian_blur(r2, blur_sigma), seed=seed, **kw)
+    if boxes:
+        out["c2st_placed"] = c2st(r1, place_photos(r2, boxes), seed=seed, **kw)
     return out
 
 
