@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .edges import box_of, ink_mask, move_box
 from .images import from_unit, to_unit
 from .losses import axis_variances
 
@@ -135,8 +136,6 @@ def real_pairs(n: int, seed: int = 0) -> torch.Tensor:
 def sketch_boxes(sketches: torch.Tensor) -> list[tuple | None]:
     """The bounding box of each drawing's ink (edges.box_of), None where it has too little ink.
     sketches: (N, 1, H, W) in [0, 1], white paper."""
-    from .edges import box_of, ink_mask
-
     return [box_of(m[0]) for m in ink_mask(sketches)]
 
 
@@ -144,8 +143,6 @@ def place_photos(photos: torch.Tensor, boxes: list[tuple | None]) -> torch.Tenso
     """Each photo's shoe stretched and shifted onto `boxes[i]` (cycled), paper filling around it:
     the photo as it would look drawn where, and as large as, a sketch was. A photo with no shoe
     found, or a None box, stays as it is."""
-    from .edges import box_of, move_box
-
     out = photos.float().clone()
     for i in range(len(photos)):
         src, dst = box_of(shoe_mask(out[i:i + 1])[0, 0]), boxes[i % len(boxes)]
@@ -323,7 +320,7 @@ def _c2st_folds(x: torch.Tensor, y: torch.Tensor, folds: list, *, seed: int, ste
 def c2st_suite(fake: torch.Tensor, real: torch.Tensor, *, groups: torch.Tensor | None = None, seed: int = 0,
                blur_sigma: float = 2.0, min_per_class: int = 20, boxes: list[tuple | None] | None = None,
                **kw) -> dict:
-    """C2ST of generated images against real photos, with its two controls, on equal terms.
+    """C2ST of generated images against real photos, with its controls, on equal terms.
 
     fake: (N, 3, H, W) generated images, real: (R, 3, H, W) real photos (the reference set),
     both in [0, 1] at the model's size; groups: (N,) the sketch of each generated image, or None.
