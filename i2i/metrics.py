@@ -27,7 +27,7 @@ from .data import load_aligned
 from .images import to_unit, uint8_to_float
 from .models import family
 from .edges import canny, dilate
-from .realism import c2st_suite, latent_measures, realism_measures, sketch_boxes
+from .realism import c2st_suite, latent_measures, realism_measures
 
 # -- realism: sliced Wasserstein distance on Laplacian pyramid patches ------------------------
 
@@ -184,8 +184,7 @@ def evaluate(checkpoint: str, data: str, *, n_z: int = 10, samples: int = 8, lim
         **realism_measures(out, real, seed=seed, sketches=drawings),
         **latent,
     }
-    c2st_keys = {"c2st_images_per_class": None, "c2st": None, "c2st_real_vs_real": None, "c2st_blurred": None,
-                 "c2st_placed": None}
+    c2st_keys = {"c2st_images_per_class": None, "c2st": None, "c2st_real_vs_real": None, "c2st_blurred": None}
     if reference:
         # the whole reference set for C2ST; its first 4 x N photos for SWD and NDB
         train = load_aligned(reference, load_size=t.size, direction=direction, input_nc=t.cfg.input_nc,
@@ -198,8 +197,7 @@ def evaluate(checkpoint: str, data: str, *, n_z: int = 10, samples: int = 8, lim
                                   "fidelity": edge_fscore(real, sk),
                                   "ndb": ndb_jsd(real, real, ref, seed=seed)[0]}
         sketch_of = torch.arange(len(out)).repeat_interleave(out.shape[1])  # the sketch of each sample
-        c2st_keys = c2st_suite(out.flatten(0, 1), ref_all, groups=sketch_of, seed=seed,
-                               boxes=None if drawings is None else sketch_boxes(drawings))
+        c2st_keys = c2st_suite(out.flatten(0, 1), ref_all, groups=sketch_of, seed=seed)
     result.update(c2st_keys)
     return result
 
@@ -261,10 +259,9 @@ def markdown_table(results: list[dict]) -> str:
     latent = [r for r in results if "sharpness_ratio" in r]
     if latent:
         n = "/".join(sorted({str(r["samples"]) for r in latent}))
-        rows += ["", f"| (ratios: generated / real) | C2ST | C2ST real vs real | C2ST blurred | C2ST photos placed as drawn | "
-                     f"sharpness | colour spread L* | a*b* | "
+        rows += ["", f"| (ratios: generated / real) | C2ST | C2ST real vs real | C2ST blurred | sharpness | colour spread L* | a*b* | "
                      f"within-sketch a*b* | best-of-{n} L1 (its floor) | style colour error: encoded / random | "
-                     f"E code std min | E code axes >= 0.3 | min dim effect |", "|---|" + "---|" * 13]
+                     f"E code std min | E code axes >= 0.3 | min dim effect |", "|---|" + "---|" * 12]
         for r in latent:
             enc, rand = r.get("style_colour_error_encoded"), r.get("style_colour_error_random")
             style = "-" if enc is None else f"{cell(r['style_colour_error_ratio'], '{:.2f}')} ({enc:.1f} / {rand:.1f})"
@@ -274,7 +271,7 @@ def markdown_table(results: list[dict]) -> str:
             axes = "-" if "code_axes" not in r else f"{sum(v >= 0.3 for v in r['code_axes'])} of {len(r['code_axes'])}"
             rows.append(
                 f"| {r['model']} (`{r['checkpoint']}`) | {cell(r.get('c2st'))} | {cell(r.get('c2st_real_vs_real'))} | "
-                f"{cell(r.get('c2st_blurred'))} | {cell(r.get('c2st_placed'))} | {cell(r['sharpness_ratio'], '{:.2f}')} | "
+                f"{cell(r.get('c2st_blurred'))} | {cell(r['sharpness_ratio'], '{:.2f}')} | "
                 f"{cell(r['colour_spread_L_ratio'], '{:.2f}')} | {cell(r['colour_spread_ab_ratio'], '{:.2f}')} | "
                 f"{cell(r['within_sketch_ab_ratio'], '{:.2f}')} | {best} | "
                 f"{style} | {cell(r.get('code_std_min'))} | {axes} | {cell(r['dim_effect_min'])} |")

@@ -11,8 +11,7 @@ Images are (N, 3, H, W) tensors in [0, 1] (sRGB); shoes lie on white paper.
                (L* and a*b* apart), and across the samples of one sketch.
 - best_of_n_l1: how near the closest of n samples comes to the real photo of the sketch, beside
                its floor for a model that keeps to the drawing (placement_l1: the photo itself,
-               moved onto the box where the sketch was drawn; c2st_suite's c2st_placed is the
-               same idea for C2ST).
+               moved onto the box where the sketch was drawn).
 
 The shoe region (shoe_mask) is every pixel that is not near-white paper.
 """
@@ -139,15 +138,19 @@ def sketch_boxes(sketches: torch.Tensor) -> list[tuple | None]:
     return [box_of(m[0]) for m in ink_mask(sketches)]
 
 
-def place_photos(photos: torch.Tensor, boxes: list[tuple | None]) -> torch.Tensor:
+def place_photos(photos: torch.Tensor, boxes: list[tuple | None], tolerance: float = 0.04) -> torch.Tensor:
     """Each photo's shoe stretched and shifted onto `boxes[i]` (cycled), paper filling around it:
     the photo as it would look drawn where, and as large as, a sketch was. A photo with no shoe
-    found, or a None box, stays as it is."""
+    found, a None box, or a box within `tolerance` of the side of the shoe's stays as it is: the
+    ink box of an edge map and the shoe box of its own photo differ by 1-2 px, which is how the
+    two are measured, not where the sketch was drawn (data.align_sketches leaves such sketches
+    alone too)."""
     out = photos.float().clone()
     for i in range(len(photos)):
         src, dst = box_of(shoe_mask(out[i:i + 1])[0, 0]), boxes[i % len(boxes)]
-        if src is not None and dst is not None:
-            out[i:i + 1] = move_box(out[i:i + 1], src, dst)
+        if src is None or dst is None or max(abs(u - v) for u, v in zip(src, dst)) <= tolerance * photos.shape[-1]:
+            continue
+        out[i:i + 1] = move_box(out[i:i + 1], src, dst)
     return out
 
 
@@ -318,9 +321,8 @@ def _c2st_folds(x: torch.Tensor, y: torch.Tensor, folds: list, *, seed: int, ste
 
 
 def c2st_suite(fake: torch.Tensor, real: torch.Tensor, *, groups: torch.Tensor | None = None, seed: int = 0,
-               blur_sigma: float = 2.0, min_per_class: int = 20, boxes: list[tuple | None] | None = None,
-               **kw) -> dict:
-    """C2ST of generated images against real photos, with its controls, on equal terms.
+               blur_sigma: float = 2.0, min_per_class: int = 20, **kw) -> dict:
+    """C2ST of generated images against real photos, with its two controls, on equal terms.
 
     fake: (N, 3, H, W) generated images, real: (R, 3, H, W) real photos (the reference set),
     both in [0, 1] at the model's size; groups: (N,) the sketch of each generated image, or None.
@@ -333,16 +335,11 @@ def c2st_suite(fake: torch.Tensor, real: torch.Tensor, *, groups: torch.Tensor |
     - c2st_real_vs_real: R1 vs R2 (the floor: ~0.5)
     - c2st_blurred: R1 vs R2 blurred with a Gaussian of sigma `blur_sigma` px at the model's size
       (the test's power: a mild blur should be caught, ~0.9 and up)
-    - c2st_placed (with `boxes`, the sketches' boxes, sketch_boxes): R1 vs R2 with each photo
-      moved onto one of the boxes (place_photos): what the framing of the drawings alone gives
-      away, for a model that keeps to them. Shoes drawn by people sit centred and smaller than
-      in edges2shoes' photos, which stand low in the frame.
     With M < min_per_class the accuracies are None (too few images to mean anything).
     kw goes to c2st (steps, batch_size, lr, max_shift).
     """
     m = min(len(fake), len(real) // 2)
-    out = {"c2st_images_per_class": m, "c2st": None, "c2st_real_vs_real": None, "c2st_blurred": None,
-           "c2st_placed": None}
+    out = {"c2st_images_per_class": m, "c2st": None, "c2st_real_vs_real": None, "c2st_blurred": None}
     if m < min_per_class:
         return out
     g = torch.Generator().manual_seed(seed)
@@ -360,8 +357,6 @@ def c2st_suite(fake: torch.Tensor, real: torch.Tensor, *, groups: torch.Tensor |
     out["c2st"] = c2st(r1, fake[pick].float(), groups=None if groups is None else groups[pick], seed=seed, **kw)
     out["c2st_real_vs_real"] = c2st(r1, r2, seed=seed, **kw)
     out["c2st_blurred"] = c2st(r1, gaussian_blur(r2, blur_sigma), seed=seed, **kw)
-    if boxes:
-        out["c2st_placed"] = c2st(r1, place_photos(r2, boxes), seed=seed, **kw)
     return out
 
 
