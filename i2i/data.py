@@ -149,7 +149,7 @@ def align_sketches(data: PairedImages, max_scale: float = 2.0, tolerance: float 
     the boxes already agree within `tolerance` of the image's side.
     The result counts the sketches it moved in `moved`.
     """
-    from .edges import box_of, ink_mask, move_box
+    from .edges import box_of, boxes_agree, ink_mask, move_box
     from .realism import shoe_mask
 
     if data.a.shape[1] != 1:
@@ -166,7 +166,7 @@ def align_sketches(data: PairedImages, max_scale: float = 2.0, tolerance: float 
         scales = (dst[2] / src[2], dst[3] / src[3])
         if not all(1 / max_scale <= r <= max_scale for r in scales):
             continue
-        if max(abs(u - v) for u, v in zip(src, dst)) <= tolerance * data.a.shape[-1]:
+        if boxes_agree(src, dst, data.a.shape[-1], tolerance):
             continue  # in place already (edge maps, drawn from their photos, are within 3 px at 144)
         a[i] = (move_box(gray, src, dst)[0] * 255).round().clamp(0, 255).to(torch.uint8)
         moved += 1

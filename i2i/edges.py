@@ -136,6 +136,13 @@ def box_of(mask: torch.Tensor) -> tuple[float, float, float, float] | None:
     return (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0 + 1, y1 - y0 + 1
 
 
+def boxes_agree(a: tuple, b: tuple, side: int, tolerance: float = 0.04) -> bool:
+    """Whether two boxes (as `box_of` gives them) agree within `tolerance` of the image's side in
+    every coordinate. An edge map's ink box and its photo's shoe box differ by 1-2 px at 128-144 px:
+    how the two are measured, not where the sketch was drawn."""
+    return max(abs(u - v) for u, v in zip(a, b)) <= tolerance * side
+
+
 def move_box(gray: torch.Tensor, src: tuple, dst: tuple) -> torch.Tensor:
     """(B, 1, H, W) drawing on white paper, stretched and shifted so that box `src` lands on box
     `dst` (boxes as `box_of` gives them); paper fills what comes in from outside."""

@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .edges import box_of, ink_mask, move_box
+from .edges import box_of, boxes_agree, ink_mask, move_box
 from .images import from_unit, to_unit
 from .losses import axis_variances
 
@@ -139,18 +139,15 @@ def sketch_boxes(sketches: torch.Tensor) -> list[tuple | None]:
 
 
 def place_photos(photos: torch.Tensor, boxes: list[tuple | None], tolerance: float = 0.04) -> torch.Tensor:
-    """Each photo's shoe stretched and shifted onto `boxes[i]` (cycled), paper filling around it:
-    the photo as it would look drawn where, and as large as, a sketch was. A photo with no shoe
-    found, a None box, or a box within `tolerance` of the side of the shoe's stays as it is: the
-    ink box of an edge map and the shoe box of its own photo differ by 1-2 px, which is how the
-    two are measured, not where the sketch was drawn (data.align_sketches leaves such sketches
-    alone too)."""
+    """Each photo's shoe stretched and shifted onto its box in `boxes`, paper filling around it:
+    the photo as it would look drawn where, and as large as, its sketch was. A photo with no shoe
+    found, a None box, or a box that agrees with the shoe's (edges.boxes_agree, as
+    data.align_sketches decides it) stays as it is."""
     out = photos.float().clone()
-    for i in range(len(photos)):
-        src, dst = box_of(shoe_mask(out[i:i + 1])[0, 0]), boxes[i % len(boxes)]
-        if src is None or dst is None or max(abs(u - v) for u, v in zip(src, dst)) <= tolerance * photos.shape[-1]:
-            continue
-        out[i:i + 1] = move_box(out[i:i + 1], src, dst)
+    for i, dst in enumerate(boxes):
+        src = box_of(shoe_mask(out[i:i + 1])[0, 0])
+        if src is not None and dst is not None and not boxes_agree(src, dst, photos.shape[-1], tolerance):
+            out[i:i + 1] = move_box(out[i:i + 1], src, dst)
     return out
 
 

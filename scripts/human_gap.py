@@ -20,8 +20,9 @@ from pathlib import Path
 import torch
 
 from i2i.data import load_aligned
-from i2i.edges import box_of, ink_mask, move_box
-from i2i.realism import c2st_suite, colour_spread, mean_lab, placement_l1, real_pairs, sharpness, shoe_mask
+from i2i.edges import box_of, move_box
+from i2i.realism import (c2st_suite, colour_spread, mean_lab, placement_l1, real_pairs, sharpness, shoe_mask,
+                         sketch_boxes)
 
 
 def load(root: Path, name: str, split: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,7 +40,7 @@ def main() -> None:
     for name in ("edges2shoes", "human_sketch_shoes"):
         sketches, photos = load(root, name, "val", args.size)
         mask = shoe_mask(photos)
-        ink = [box_of(m[0]) for m in ink_mask(sketches)]
+        ink = sketch_boxes(sketches)
         shoe = [box_of(m[0]) for m in mask]
         centre = statistics.median(b[1] for b in ink if b)
         bottom = statistics.median(b[1] + b[3] / 2 for b in ink if b)
@@ -55,7 +56,7 @@ def main() -> None:
 
     _, ref = load(root, "edges2shoes", "train", args.size)
     human, _ = load(root, "human_sketch_shoes", "train", args.size)
-    centres = [b for b in (box_of(m[0]) for m in ink_mask(human)) if b]
+    centres = [b for b in sketch_boxes(human) if b]
     half = len(ref) // 2
     moved = ref[:half].clone()
     for i in range(half):
